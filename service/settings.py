@@ -1,0 +1,131 @@
+"""One settings tree, read from the environment (prefix ``HIPPOGRAPH_``, nested delimiter ``__``).
+
+This is the only module that reads the environment. Everything else receives a ``Settings``
+(or one of its sections) explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseModel):
+    """The relational store. ``url`` empty means SQLite at ``<data_dir>/hippograph.db``."""
+
+    url: str = ""
+    sqlite_busy_timeout_ms: int = 30_000
+    echo: bool = False
+
+
+class GraphSettings(BaseModel):
+    """Which graph store backend holds passages, entities, facts and their vectors."""
+
+    backend: Literal["sql", "neo4j"] = "sql"
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr = SecretStr("")
+    neo4j_database: str = "neo4j"
+    # Rows per UNWIND statement; keeps transaction memory bounded on a small heap.
+    neo4j_batch_rows: int = 2_000
+
+
+class LLMSettings(BaseModel):
+    """An OpenAI-compatible endpoint (OpenAI, vLLM, Ollama...). No base_url and no key: no LLM."""
+
+    base_url: str = ""
+    api_key: SecretStr = SecretStr("")
+    model: str = "gpt-4o-mini"
+    timeout_s: float = 60.0
+    max_retries: int = 2
+    retry_backoff_s: float = 0.5
+    max_concurrency: int = 4
+    temperature: float = 0.0
+    max_answer_passages: int = 5
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url or self.api_key.get_secret_value())
+
+
+class EmbeddingSettings(BaseModel):
+    """Sentence-transformers model; empty ``model`` means the bundled all-MiniLM-L6-v2."""
+
+    model: str = ""
+    batch_size: int = 64
+    device: str = "cpu"
+
+
+class ExtractionSettings(BaseModel):
+    """How passages become entities and facts."""
+
+    # auto: the LLM when one is configured, otherwise the offline extractor.
+    extractor: Literal["auto", "llm", "offline"] = "auto"
+    max_passage_words: int = 400
+    synonym_threshold: float = 0.8
+    synonym_top_k: int = 100
+
+
+class RetrievalSettings(BaseModel):
+    """Query-time parameters. Defaults are set once for every dataset; see docs/retrieval.md."""
+
+    default_mode: Literal["graph", "dense", "auto"] = "auto"
+    linking_top_k: int = 5
+    passage_node_weight: float = 0.05
+    damping: float = 0.5
+    max_top_k: int = 200
+    llm_fact_filter: bool = False
+
+
+class WorkerSettings(BaseModel):
+    """Ingestion workers. ``in_process`` runs one inside ``hippograph serve``."""
+
+    in_process: bool = True
+    poll_interval_s: float = 0.5
+    heartbeat_s: float = 10.0
+    stalled_after_s: float = 120.0
+    max_attempts: int = 3
+
+
+class LimitsSettings(BaseModel):
+    """Input bounds that protect the service from oversized requests."""
+
+    max_document_chars: int = 200_000
+    max_documents_per_request: int = 1_000
+    max_import_bytes: int = 100 * 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HIPPOGRAPH_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Path(".hippograph")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    graph: GraphSettings = Field(default_factory=GraphSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    extraction: ExtractionSettings = Field(default_factory=ExtractionSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.graph.backend == "neo4j" and not self.graph.neo4j_uri:
+            raise ValueError("graph.backend=neo4j needs HIPPOGRAPH_GRAPH__NEO4J_URI")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{(self.data_dir / 'hippograph.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,339 @@
+"""The SQL graph backend (embedded default): graph rows and vectors in the relational database.
+
+Vectors are stored as float32 blobs and searched exactly with numpy from a per-namespace
+in-memory matrix (``VectorCache``) that follows ``graph_version``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from service.domain.models import (
+    GraphExport,
+    GraphStats,
+    GraphWriteBatch,
+    NodeKind,
+    StoredFact,
+    StoredPassage,
+    VectorKind,
+)
+from service.stores.sql import tables as t
+from service.stores.vector_cache import VectorCache, top_k_search
+
+_CHUNK = 500
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def from_blobs(blobs: Sequence[bytes]) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1).copy()
+
+
+class SqlGraphStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._vectors = VectorCache()
+
+    # --- schema -----------------------------------------------------------------------------
+
+    def ensure_schema(self, embedding_dim: int) -> None:
+        """Tables come from the Alembic migration; nothing backend-specific to create."""
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def _insert_ignore(self, conn: Connection, table, rows: list[dict]) -> None:
+        if not rows:
+            return
+        dialect = conn.dialect.name
+        if dialect == "sqlite":
+            stmt = sqlite.insert(table).on_conflict_do_nothing()
+        elif dialect == "postgresql":
+            stmt = postgresql.insert(table).on_conflict_do_nothing()
+        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            raise NotImplementedError(dialect)
+        conn.execute(stmt, rows)
+
+    def _bump_version(self, conn: Connection, namespace: str) -> tuple[int, int]:
+        current = conn.execute(
+            select(t.graph_versions.c.version).where(t.graph_versions.c.namespace == namespace)
+        ).scalar_one_or_none()
+        if current is None:
+            conn.execute(t.graph_versions.insert().values(namespace=namespace, version=1))
+            return 0, 1
+        conn.execute(
+            update(t.graph_versions)
+            .where(t.graph_versions.c.namespace == namespace)
+            .values(version=t.graph_versions.c.version + 1)
+        )
+        return current, current + 1
+
+    def write(self, batch: GraphWriteBatch) -> None:
+        ns = batch.namespace
+        with self._engine.begin() as conn:
+            self._insert_ignore(conn, t.passages, [
+                {"id": p.id, "namespace": ns, "document_id": p.document_id, "idx": p.index,
+                 "title": p.title, "text": p.text} for p in batch.passages
+            ])
+            self._insert_ignore(conn, t.entities, [
+                {"id": e.id, "namespace": ns, "name": e.name} for e in batch.entities
+            ])
+            self._insert_ignore(conn, t.facts, [
+                {"id": f.id, "namespace": ns, "subject_id": f.subject_id, "relation": f.relation,
+                 "object_id": f.object_id} for f in batch.facts
+            ])
+            self._insert_ignore(conn, t.fact_passages, [
+                {"fact_id": f.id, "passage_id": f.passage_id} for f in batch.facts
+            ])
+            self._insert_ignore(conn, t.mentions, [
+                {"passage_id": m.passage_id, "entity_id": m.entity_id} for m in batch.mentions
+            ])
+            self._insert_ignore(conn, t.synonyms, [
+                {"namespace": ns, "entity_a": s.entity_a, "entity_b": s.entity_b, "score": s.score}
+                for s in batch.synonyms
+            ])
+            vector_rows = (
+                [{"item_id": p.id, "namespace": ns, "kind": "passage", "vector": to_blob(p.embedding)}
+                 for p in batch.passages]
+                + [{"item_id": e.id, "namespace": ns, "kind": "entity", "vector": to_blob(e.embedding)}
+                   for e in batch.entities]
+                + [{"item_id": f.id, "namespace": ns, "kind": "fact", "vector": to_blob(f.embedding)}
+                   for f in batch.facts]
+            )
+            self._insert_ignore(conn, t.vectors, vector_rows)
+            before, after = self._bump_version(conn, ns)
+        for kind, items in (("passage", batch.passages), ("entity", batch.entities), ("fact", batch.facts)):
+            if items:
+                rows = np.vstack([np.asarray(i.embedding, dtype=np.float32) for i in items])
+                self._vectors.append(ns, kind, before, after, [i.id for i in items], rows)
+            else:
+                self._vectors.append(ns, kind, before, after, [], np.zeros((0, 0), np.float32))
+
+    def delete_documents(self, namespace: str, document_ids: Sequence[str]) -> None:
+        if not document_ids:
+            return
+        with self._engine.begin() as conn:
+            passage_ids: list[str] = []
+            for chunk in _chunks(list(document_ids)):
+                passage_ids += conn.execute(
+                    select(t.passages.c.id).where(
+                        t.passages.c.namespace == namespace, t.passages.c.document_id.in_(chunk)
+                    )
+                ).scalars().all()
+            if passage_ids:
+                self._delete_passages(conn, namespace, passage_ids)
+            self._bump_version(conn, namespace)
+        self._vectors.invalidate(namespace)
+
+    def _delete_passages(self, conn: Connection, namespace: str, passage_ids: list[str]) -> None:
+        fact_ids: set[str] = set()
+        entity_ids: set[str] = set()
+        for chunk in _chunks(passage_ids):
+            fact_ids.update(conn.execute(
+                select(t.fact_passages.c.fact_id).where(t.fact_passages.c.passage_id.in_(chunk))
+            ).scalars())
+            entity_ids.update(conn.execute(
+                select(t.mentions.c.entity_id).where(t.mentions.c.passage_id.in_(chunk))
+            ).scalars())
+            conn.execute(t.fact_passages.delete().where(t.fact_passages.c.passage_id.in_(chunk)))
+            conn.execute(t.mentions.delete().where(t.mentions.c.passage_id.in_(chunk)))
+        still_supported: set[str] = set()
+        for chunk in _chunks(sorted(fact_ids)):
+            still_supported.update(conn.execute(
+                select(t.fact_passages.c.fact_id).where(t.fact_passages.c.fact_id.in_(chunk)).distinct()
+            ).scalars())
+        dead_facts = sorted(fact_ids - still_supported)
+        still_mentioned: set[str] = set()
+        for chunk in _chunks(sorted(entity_ids)):
+            still_mentioned.update(conn.execute(
+                select(t.mentions.c.entity_id).where(t.mentions.c.entity_id.in_(chunk)).distinct()
+            ).scalars())
+        dead_entities = sorted(entity_ids - still_mentioned)
+        for chunk in _chunks(dead_facts):
+            conn.execute(t.facts.delete().where(t.facts.c.id.in_(chunk)))
+        for chunk in _chunks(dead_entities):
+            conn.execute(t.synonyms.delete().where(t.synonyms.c.entity_a.in_(chunk)))
+            conn.execute(t.synonyms.delete().where(t.synonyms.c.entity_b.in_(chunk)))
+            conn.execute(t.entities.delete().where(t.entities.c.id.in_(chunk)))
+        for chunk in _chunks(passage_ids + dead_facts + dead_entities):
+            conn.execute(t.vectors.delete().where(t.vectors.c.item_id.in_(chunk)))
+        for chunk in _chunks(passage_ids):
+            conn.execute(t.passages.delete().where(t.passages.c.id.in_(chunk)))
+
+    def delete_namespace(self, namespace: str) -> None:
+        with self._engine.begin() as conn:
+            passage_ids = select(t.passages.c.id).where(t.passages.c.namespace == namespace)
+            fact_ids = select(t.facts.c.id).where(t.facts.c.namespace == namespace)
+            conn.execute(t.fact_passages.delete().where(t.fact_passages.c.fact_id.in_(fact_ids)))
+            conn.execute(t.mentions.delete().where(t.mentions.c.passage_id.in_(passage_ids)))
+            conn.execute(t.synonyms.delete().where(t.synonyms.c.namespace == namespace))
+            conn.execute(t.facts.delete().where(t.facts.c.namespace == namespace))
+            conn.execute(t.entities.delete().where(t.entities.c.namespace == namespace))
+            conn.execute(t.passages.delete().where(t.passages.c.namespace == namespace))
+            conn.execute(t.vectors.delete().where(t.vectors.c.namespace == namespace))
+            conn.execute(t.graph_versions.delete().where(t.graph_versions.c.namespace == namespace))
+        self._vectors.invalidate(namespace)
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def graph_version(self, namespace: str) -> int:
+        with self._engine.connect() as conn:
+            version = conn.execute(
+                select(t.graph_versions.c.version).where(t.graph_versions.c.namespace == namespace)
+            ).scalar_one_or_none()
+        return int(version or 0)
+
+    def export_graph(self, namespace: str) -> GraphExport:
+        with self._engine.connect() as conn:
+            passage_ids = conn.execute(
+                select(t.passages.c.id).where(t.passages.c.namespace == namespace).order_by(t.passages.c.id)
+            ).scalars().all()
+            entity_ids = conn.execute(
+                select(t.entities.c.id).where(t.entities.c.namespace == namespace).order_by(t.entities.c.id)
+            ).scalars().all()
+            fact_pairs = conn.execute(
+                select(t.facts.c.subject_id, t.facts.c.object_id, func.count())
+                .select_from(t.facts.join(t.fact_passages, t.fact_passages.c.fact_id == t.facts.c.id))
+                .where(t.facts.c.namespace == namespace)
+                .group_by(t.facts.c.subject_id, t.facts.c.object_id)
+            ).all()
+            mention_pairs = conn.execute(
+                select(t.mentions.c.passage_id, t.mentions.c.entity_id)
+                .select_from(t.mentions.join(t.passages, t.passages.c.id == t.mentions.c.passage_id))
+                .where(t.passages.c.namespace == namespace)
+            ).all()
+            synonym_pairs = conn.execute(
+                select(t.synonyms.c.entity_a, t.synonyms.c.entity_b, t.synonyms.c.score)
+                .where(t.synonyms.c.namespace == namespace)
+            ).all()
+        node_ids = list(passage_ids) + list(entity_ids)
+        kinds: list[NodeKind] = ["passage"] * len(passage_ids) + ["entity"] * len(entity_ids)
+        return build_export(node_ids, kinds, fact_pairs, mention_pairs, synonym_pairs)
+
+    def _load_vectors(self, namespace: str, kind: str) -> tuple[list[str], np.ndarray]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(t.vectors.c.item_id, t.vectors.c.vector)
+                .where(t.vectors.c.namespace == namespace, t.vectors.c.kind == kind)
+                .order_by(t.vectors.c.item_id)
+            ).all()
+        return [r[0] for r in rows], from_blobs([r[1] for r in rows])
+
+    def export_vectors(self, namespace: str, kind: VectorKind) -> tuple[list[str], np.ndarray]:
+        version = self.graph_version(namespace)
+        return self._vectors.get(namespace, kind, version, lambda: self._load_vectors(namespace, kind))
+
+    def search_vectors(
+        self, namespace: str, kind: VectorKind, queries: np.ndarray, top_k: int, min_score: float = -1.0
+    ) -> list[list[tuple[str, float]]]:
+        ids, matrix = self.export_vectors(namespace, kind)
+        return top_k_search(ids, matrix, queries, top_k, min_score)
+
+    def existing_entity_ids(self, namespace: str, ids: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(ids)):
+                found.update(conn.execute(
+                    select(t.entities.c.id).where(t.entities.c.namespace == namespace, t.entities.c.id.in_(chunk))
+                ).scalars())
+        return found
+
+    def get_passages(self, namespace: str, ids: Iterable[str]) -> dict[str, StoredPassage]:
+        out: dict[str, StoredPassage] = {}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(ids)):
+                for r in conn.execute(
+                    select(t.passages.c.id, t.passages.c.document_id, t.passages.c.title, t.passages.c.text)
+                    .where(t.passages.c.namespace == namespace, t.passages.c.id.in_(chunk))
+                ):
+                    out[r.id] = StoredPassage(r.id, r.document_id, r.title, r.text)
+        return out
+
+    def get_facts(self, namespace: str, ids: Iterable[str]) -> dict[str, StoredFact]:
+        subj = t.entities.alias("subj")
+        obj = t.entities.alias("obj")
+        out: dict[str, StoredFact] = {}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(ids)):
+                for r in conn.execute(
+                    select(t.facts.c.id, t.facts.c.subject_id, subj.c.name, t.facts.c.relation,
+                           t.facts.c.object_id, obj.c.name.label("object_name"))
+                    .select_from(
+                        t.facts.join(subj, subj.c.id == t.facts.c.subject_id)
+                        .join(obj, obj.c.id == t.facts.c.object_id)
+                    )
+                    .where(t.facts.c.namespace == namespace, t.facts.c.id.in_(chunk))
+                ):
+                    out[r.id] = StoredFact(r.id, r.subject_id, r.name, r.relation, r.object_id, r.object_name)
+        return out
+
+    def get_entity_names(self, namespace: str, ids: Iterable[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(ids)):
+                out.update(dict(conn.execute(
+                    select(t.entities.c.id, t.entities.c.name)
+                    .where(t.entities.c.namespace == namespace, t.entities.c.id.in_(chunk))
+                ).tuples().all()))
+        return out
+
+    def stats(self, namespace: str) -> GraphStats:
+        with self._engine.connect() as conn:
+            def count(table) -> int:
+                return int(conn.execute(
+                    select(func.count()).select_from(table).where(table.c.namespace == namespace)
+                ).scalar_one())
+
+            return GraphStats(
+                passages=count(t.passages),
+                entities=count(t.entities),
+                facts=count(t.facts),
+                synonym_edges=count(t.synonyms),
+            )
+
+    def close(self) -> None:
+        """The engine belongs to the container, which disposes of it."""
+
+
+def build_export(
+    node_ids: list[str],
+    kinds: list[NodeKind],
+    fact_pairs: Iterable[tuple[str, str, int]],
+    mention_pairs: Iterable[tuple[str, str]],
+    synonym_pairs: Iterable[tuple[str, str, float]],
+) -> GraphExport:
+    """Merge the three edge sources into unordered, summed ``(i, j, weight)`` edges.
+
+    Shared by every backend so that the PPR input is identical whatever stores the graph.
+    """
+    index = {id_: i for i, id_ in enumerate(node_ids)}
+    weights: dict[tuple[int, int], float] = defaultdict(float)
+
+    def add(a: str, b: str, w: float) -> None:
+        ia, ib = index.get(a), index.get(b)
+        if ia is None or ib is None or ia == ib:
+            return
+        key = (ia, ib) if ia < ib else (ib, ia)
+        weights[key] += float(w)
+
+    for s, o, n in fact_pairs:
+        add(s, o, n)
+    for p, e in mention_pairs:
+        add(p, e, 1.0)
+    for a, b, score in synonym_pairs:
+        add(a, b, score)
+    edges = [(i, j, w) for (i, j), w in sorted(weights.items())]
+    return GraphExport(node_ids=node_ids, node_kinds=kinds, edges=edges)

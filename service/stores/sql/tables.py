@@ -1,0 +1,178 @@
+"""SQL schema (SQLAlchemy Core). Alembic revisions in ``migrations/`` mirror this module.
+
+Relational tables (every deployment): namespaces, documents, jobs, llm_cache, api_keys.
+Graph tables (only used by the SQL graph backend): passages, entities, facts, fact_passages,
+mentions, synonyms, vectors, graph_versions.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+namespaces = Table(
+    "namespaces",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("namespace", String(64), ForeignKey("namespaces.name", ondelete="CASCADE"), primary_key=True),
+    Column("id", String(200), primary_key=True),
+    Column("title", Text, nullable=True),
+    Column("text", Text, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    # pending -> indexed | failed
+    Column("status", String(16), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("job_id", String(36), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_documents_namespace_created", documents.c.namespace, documents.c.created_at)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("namespace", String(64), ForeignKey("namespaces.name", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    # queued -> running -> succeeded | failed | cancelled
+    Column("status", String(16), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("errors", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("cancel_requested", Boolean, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("worker_id", String(100), nullable=True),
+    Column("run_after", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+)
+Index("ix_jobs_status_run_after", jobs.c.status, jobs.c.run_after)
+Index("ix_jobs_namespace_created", jobs.c.namespace, jobs.c.created_at)
+
+llm_cache = Table(
+    "llm_cache",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Seam for namespace-scoped API keys (a later issue); only hashes are ever stored.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("namespace", String(64), ForeignKey("namespaces.name", ondelete="CASCADE"), nullable=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# --- SQL graph backend -------------------------------------------------------------------
+
+graph_versions = Table(
+    "graph_versions",
+    metadata,
+    Column("namespace", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+passages = Table(
+    "passages",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column("namespace", String(64), nullable=False),
+    Column("document_id", String(200), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("title", Text, nullable=True),
+    Column("text", Text, nullable=False),
+)
+Index("ix_passages_namespace_document", passages.c.namespace, passages.c.document_id)
+
+entities = Table(
+    "entities",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column("namespace", String(64), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+)
+
+facts = Table(
+    "facts",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column("namespace", String(64), nullable=False, index=True),
+    Column("subject_id", String(48), ForeignKey("entities.id"), nullable=False, index=True),
+    Column("relation", Text, nullable=False),
+    Column("object_id", String(48), ForeignKey("entities.id"), nullable=False, index=True),
+)
+
+# Which passages state a fact: a fact lives while at least one of its passages does.
+fact_passages = Table(
+    "fact_passages",
+    metadata,
+    Column("fact_id", String(48), ForeignKey("facts.id"), primary_key=True),
+    Column("passage_id", String(48), ForeignKey("passages.id"), primary_key=True, index=True),
+)
+
+mentions = Table(
+    "mentions",
+    metadata,
+    Column("passage_id", String(48), ForeignKey("passages.id"), primary_key=True),
+    Column("entity_id", String(48), ForeignKey("entities.id"), primary_key=True, index=True),
+)
+
+synonyms = Table(
+    "synonyms",
+    metadata,
+    Column("namespace", String(64), nullable=False, index=True),
+    Column("entity_a", String(48), ForeignKey("entities.id"), primary_key=True),
+    Column("entity_b", String(48), ForeignKey("entities.id"), primary_key=True, index=True),
+    Column("score", Float, nullable=False),
+)
+
+vectors = Table(
+    "vectors",
+    metadata,
+    Column("item_id", String(48), primary_key=True),
+    Column("namespace", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+)
+Index("ix_vectors_namespace_kind", vectors.c.namespace, vectors.c.kind)
+
