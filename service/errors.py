@@ -37,6 +37,10 @@ class InvalidInput(HippographError):
     code = "invalid_input"
 
 
+class PayloadTooLarge(InvalidInput):
+    code = "payload_too_large"
+
+
 class LLMNotConfigured(HippographError):
     code = "llm_not_configured"
 

@@ -22,6 +22,9 @@
  *   --pagecache SIZE      Page cache size, e.g. 256m (default 256m, env NEO4J_PAGECACHE).
  *   --tx-timeout DURATION Transaction timeout, e.g. 120s (default 120s, env NEO4J_TX_TIMEOUT).
  *   --ready-timeout SECS  How long to wait for database "neo4j" (default 300).
+ *   --watch-stdin         Shut down when stdin reaches EOF, i.e. when the parent
+ *                         process that holds the other end of the pipe dies. Used by
+ *                         the Python test helper so no JVM outlives a killed test run.
  */
 
 import java.io.PrintStream;
@@ -61,7 +64,7 @@ public class Launcher {
         System.err.println("[launcher] " + problem);
         System.err.println("usage: java <jvm flags> -cp 'lib/*' Launcher.java --home DIR [--port N]"
                 + " [--auth USER:PASSWORD] [--pagecache SIZE] [--tx-timeout DURATION]"
-                + " [--ready-timeout SECONDS]");
+                + " [--ready-timeout SECONDS] [--watch-stdin]");
         System.exit(2);
     }
 
@@ -83,10 +86,16 @@ public class Launcher {
         String txTimeout = envOr("NEO4J_TX_TIMEOUT", "120s");
         long readyTimeoutSeconds = 300;
 
+        boolean watchStdin = false;
+
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("-h") || a.equals("--help")) {
                 usage("help");
+            }
+            if (a.equals("--watch-stdin")) {
+                watchStdin = true;
+                continue;
             }
             if (i + 1 >= args.length) {
                 usage("missing value for " + a);
@@ -185,6 +194,23 @@ public class Launcher {
         };
         Runtime.getRuntime().addShutdownHook(new Thread(stop, "neo4j-launcher-shutdown"));
 
+        if (watchStdin) {
+            Thread watcher = new Thread(() -> {
+                try {
+                    byte[] buf = new byte[256];
+                    while (System.in.read(buf) >= 0) {
+                        // discard; we only care about EOF
+                    }
+                } catch (Exception e) {
+                    // treat a broken stdin like EOF
+                }
+                log("stdin closed (parent gone); exiting");
+                System.exit(0);
+            }, "neo4j-launcher-stdin-watch");
+            watcher.setDaemon(true);
+            watcher.start();
+        }
+
         try {
             GraphDatabaseService db = dbms.database(DEFAULT_DB);
             if (!db.isAvailable(TimeUnit.SECONDS.toMillis(readyTimeoutSeconds))) {
@@ -232,8 +258,18 @@ public class Launcher {
             system.executeTransactionally("CREATE USER " + quoted
                     + " SET PASSWORD $password CHANGE NOT REQUIRED", params);
         } else {
-            system.executeTransactionally("ALTER USER " + quoted
-                    + " SET PASSWORD $password CHANGE NOT REQUIRED", params);
+            try {
+                system.executeTransactionally("ALTER USER " + quoted
+                        + " SET PASSWORD $password CHANGE NOT REQUIRED", params);
+            } catch (RuntimeException e) {
+                // Restart with the same password: Neo4j refuses to "change" a password
+                // to its current value. That is the state we want; just make sure no
+                // password change is pending.
+                if (!String.valueOf(e.getMessage()).contains("cannot be the same")) {
+                    throw e;
+                }
+                system.executeTransactionally("ALTER USER " + quoted + " SET PASSWORD CHANGE NOT REQUIRED");
+            }
         }
         log("auth enabled; password set for user '" + user + "'");
     }

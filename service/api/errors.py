@@ -1,0 +1,63 @@
+"""The one mapping from domain errors (and framework errors) to HTTP ``{"code", "detail"}`` bodies."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service import errors
+
+logger = logging.getLogger(__name__)
+
+STATUS = {
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PayloadTooLarge: 413,
+    errors.InvalidInput: 422,
+    errors.LLMNotConfigured: 503,
+    errors.LLMError: 502,
+    errors.GraphStoreUnavailable: 503,
+}
+
+
+def _status_for(exc: errors.HippographError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def error_body(code: str, detail) -> dict:
+    return {"code": code, "detail": detail}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(errors.HippographError)
+    async def _domain(_: Request, exc: errors.HippographError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.detail), status_code=_status_for(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        malformed = any(p["type"] == "json_invalid" for p in problems)
+        return JSONResponse(
+            error_body("malformed_json" if malformed else "validation_error", problems),
+            status_code=400 if malformed else 422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, exc.detail), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error")
+        return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from service.api.deps import ContainerDep
+from service.api.schemas import DocumentError, ErrorResponse, JobListResponse, JobProgress, JobResponse
+from service.jobs.queue import Job
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+def job_response(j: Job) -> JobResponse:
+    return JobResponse(
+        id=j.id, namespace=j.namespace, kind=j.kind, status=j.status,
+        progress=JobProgress(done=j.done, total=j.total, failed=len(j.errors)),
+        errors=[DocumentError(**e) for e in j.errors], attempts=j.attempts, last_error=j.last_error,
+        created_at=j.created_at, started_at=j.started_at, finished_at=j.finished_at,
+    )
+
+
+@router.get("", operation_id="listJobs", response_model=JobListResponse)
+def list_jobs(
+    c: ContainerDep,
+    namespace: str | None = None,
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobListResponse:
+    jobs, total = c.jobs.list(namespace=namespace, status=status, limit=limit, offset=offset)
+    return JobListResponse(jobs=[job_response(j) for j in jobs], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{job_id}", operation_id="getJob", response_model=JobResponse, responses={404: {"model": ErrorResponse}})
+def get_job(job_id: str, c: ContainerDep) -> JobResponse:
+    return job_response(c.jobs.get(job_id))
+
+
+@router.post("/{job_id}/cancel", operation_id="cancelJob", response_model=JobResponse,
+             responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}})
+def cancel_job(job_id: str, c: ContainerDep) -> JobResponse:
+    """A queued job is cancelled at once; a running one stops before its next group of documents."""
+    job = c.jobs.cancel(job_id)
+    if job.status == "cancelled":
+        c.documents.set_status_many(job.namespace, job.payload.get("document_ids", []), "cancelled")
+    return job_response(job)

@@ -1,0 +1,53 @@
+"""``create_app(container)``: the FastAPI application. The lifespan owns the container's life:
+it migrates the embedded default, starts the in-process worker, and closes everything."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service import __version__
+from service.api.errors import install_error_handlers
+from service.api.routes import documents, health, jobs, namespaces, query
+from service.container import Container
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = (
+    "Long-term memory for LLM applications. Documents go in; open information extraction turns "
+    "passages into entities and facts in a knowledge graph; queries are answered with "
+    "Personalized PageRank over that graph (HippoRAG 2)."
+)
+
+
+def create_app(container: Container, *, run_worker: bool | None = None, migrate: bool | None = None) -> FastAPI:
+    settings = container.settings
+    run_worker = settings.worker.in_process if run_worker is None else run_worker
+    migrate = settings.is_sqlite if migrate is None else migrate
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            container.migrate()
+        stop = None
+        if run_worker:
+            from service.jobs.worker import start_background_worker
+
+            thread, stop = start_background_worker(container)
+        try:
+            yield
+        finally:
+            if stop is not None:
+                stop.set()
+                thread.join(timeout=30)
+            container.close()
+
+    app = FastAPI(title="Hippograph", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.container = container
+    install_error_handlers(app)
+    for module in (health, namespaces, documents, jobs, query):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,161 @@
+"""The ``hippograph`` command: serve | worker | migrate | import-openie | eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from service.settings import Settings
+
+logger = logging.getLogger("hippograph")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "sentence_transformers", "neo4j", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _container(settings: Settings):
+    from service.container import Container
+
+    return Container.from_settings(settings)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from service.app import create_app
+
+    container = _container(settings)
+    app = create_app(container, run_worker=not args.no_worker and settings.worker.in_process,
+                     migrate=True if args.migrate else None)
+    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port,
+                log_level=settings.log_level.lower())
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
+    from service.jobs.worker import Worker
+
+    container = _container(settings)
+    worker = Worker(container)
+    try:
+        if args.drain:
+            n = worker.drain()
+            logger.info("processed %d job(s)", n)
+            return 0
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        worker.run_forever(stop)
+        return 0
+    finally:
+        container.close()
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    container = _container(settings)
+    try:
+        container.migrate()
+    finally:
+        container.close()
+    logger.info("migrated %s (graph backend: %s)", settings.database_url.split("@")[-1], settings.graph.backend)
+    return 0
+
+
+def cmd_import_openie(args: argparse.Namespace, settings: Settings) -> int:
+    """Import a HippoRAG OpenIE file into a namespace and index it here, with a progress bar."""
+    from tqdm import tqdm
+
+    from service.errors import Conflict
+    from service.extraction.hipporag_import import parse_openie
+    from service.jobs.worker import Worker
+    from service.pipeline.documents import submit_openie_import
+
+    container = _container(settings)
+    try:
+        container.migrate()
+        try:
+            container.documents.create_namespace(args.namespace)
+        except Conflict:
+            pass
+        openie = parse_openie(Path(args.file).read_bytes())
+        sub = submit_openie_import(container, args.namespace, openie)
+        if args.no_wait:
+            sys.stdout.write(json.dumps({"job_id": sub.job_id, "documents": len(sub.document_ids)}) + "\n")
+            return 0
+        worker = Worker(container)
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.drain, daemon=True)
+        thread.start()
+        with tqdm(total=len(sub.document_ids), unit="doc", desc="import") as bar:
+            while thread.is_alive():
+                thread.join(0.5)
+                job = container.jobs.get(sub.job_id)
+                bar.n = job.done if job.total else len(sub.document_ids)
+                bar.refresh()
+        stop.set()
+        job = container.jobs.get(sub.job_id)
+        stats = container.graph.stats(args.namespace)
+        sys.stdout.write(json.dumps({
+            "job_id": job.id, "status": job.status, "documents": len(sub.document_ids), "failed": len(job.errors),
+            "dropped_triples": openie.dropped_triples, "passages": stats.passages, "entities": stats.entities,
+            "facts": stats.facts, "synonym_edges": stats.synonym_edges,
+        }) + "\n")
+        return 0 if job.status == "succeeded" else 1
+    finally:
+        container.close()
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from service.evaluation.harness import run_cli
+
+    return run_cli(args, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hippograph", description="Hippograph memory service")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the REST API (and, by default, an in-process worker)")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--no-worker", action="store_true", help="do not run the in-process ingestion worker")
+    s.add_argument("--migrate", action="store_true", help="migrate on start even when not on SQLite")
+    s.set_defaults(func=cmd_serve)
+
+    w = sub.add_parser("worker", help="run an ingestion worker")
+    w.add_argument("--drain", action="store_true", help="process the queued jobs, then exit")
+    w.set_defaults(func=cmd_worker)
+
+    m = sub.add_parser("migrate", help="create or upgrade the relational schema and graph indexes")
+    m.set_defaults(func=cmd_migrate)
+
+    i = sub.add_parser("import-openie", help="import a HippoRAG OpenIE file into a namespace")
+    i.add_argument("namespace")
+    i.add_argument("file")
+    i.add_argument("--no-wait", action="store_true", help="queue the job and exit (a worker indexes it)")
+    i.set_defaults(func=cmd_import_openie)
+
+    e = sub.add_parser("eval", help="multi-hop retrieval evaluation on a HippoRAG-format dataset")
+    e.add_argument("dataset_dir")
+    e.add_argument("--openie", help="HippoRAG OpenIE file to import instead of running the extractor")
+    e.add_argument("--modes", default="dense,bm25,graph")
+    e.add_argument("--out", default=None, help="output folder (default eval-out/<dataset>)")
+    e.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    e.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    _setup_logging(settings.log_level)
+    sys.exit(args.func(args, settings))

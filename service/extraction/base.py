@@ -1,0 +1,33 @@
+"""The extractor contract: one passage in, its entities and (s, r, o) facts out."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from service.domain.models import Extraction, PassageText, Triple
+from service.domain.normalize import normalize_name
+
+
+class Extractor(Protocol):
+    name: str
+
+    def extract(self, passage: PassageText) -> Extraction:
+        """Entities and facts of one passage. Raises ``ExtractionFailed`` with a reason; never
+        returns a partial result for a passage it could not process."""
+
+
+def clean_extraction(entities: list[str], triples: list[tuple[str, str, str]]) -> Extraction:
+    """Drop empty names and degenerate triples, and de-duplicate by normalized identity while
+    keeping first-seen order (deterministic graphs from deterministic extractor output)."""
+    seen_entities: dict[str, str] = {}
+    for name in entities:
+        key = normalize_name(name)
+        if key and key not in seen_entities:
+            seen_entities[key] = name.strip()
+    seen_triples: dict[tuple[str, str, str], Triple] = {}
+    for s, r, o in triples:
+        key = (normalize_name(s), normalize_name(r), normalize_name(o))
+        if not all(key) or key[0] == key[2] or key in seen_triples:
+            continue
+        seen_triples[key] = Triple(s.strip(), r.strip(), o.strip())
+    return Extraction(entities=tuple(seen_entities.values()), triples=tuple(seen_triples.values()))

@@ -1,0 +1,27 @@
+"""LLM open information extraction: NER, then triples anchored on the recognised entities."""
+
+from __future__ import annotations
+
+from service.domain.models import Extraction, PassageText
+from service.errors import ExtractionFailed, LLMError
+from service.extraction.base import clean_extraction
+from service.extraction.prompts import PROMPT_VERSION, ner_messages, parse_ner, parse_triples, triples_messages
+from service.llm.client import LLMClient
+
+
+class LLMExtractor:
+    name = "llm"
+
+    def __init__(self, client: LLMClient) -> None:
+        self._client = client
+
+    def extract(self, passage: PassageText) -> Extraction:
+        text = passage.content
+        try:
+            ner = self._client.complete(ner_messages(text), prompt_version=PROMPT_VERSION, parse=parse_ner)
+            triples = self._client.complete(
+                triples_messages(text, ner.named_entities), prompt_version=PROMPT_VERSION, parse=parse_triples
+            )
+        except LLMError as exc:
+            raise ExtractionFailed(f"LLM extraction failed: {exc.detail}") from exc
+        return clean_extraction(ner.named_entities, [tuple(t) for t in triples.triples])

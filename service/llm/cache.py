@@ -1,0 +1,39 @@
+"""Response cache for LLM calls, in the relational store.
+
+Keyed by a hash of (model, prompt version, messages, temperature): the same request never costs
+twice, and re-indexing after a crash is free for everything already extracted. Only responses
+that passed validation are stored, so a malformed answer is asked again, not replayed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from service.domain.ids import content_hash
+from service.stores.sql import tables as t
+
+
+def cache_key(model: str, prompt_version: str, messages: list[dict], temperature: float) -> str:
+    return content_hash(model, prompt_version, json.dumps(messages, sort_keys=True), repr(temperature))
+
+
+class LLMCache:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, key: str) -> str | None:
+        with self._engine.connect() as conn:
+            return conn.execute(select(t.llm_cache.c.response).where(t.llm_cache.c.key == key)).scalar()
+
+    def put(self, key: str, model: str, response: str) -> None:
+        with self._engine.begin() as conn:
+            insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+            conn.execute(
+                insert(t.llm_cache)
+                .values(key=key, model=model, response=response, created_at=datetime.now(UTC))
+                .on_conflict_do_nothing()
+            )

@@ -1,0 +1,149 @@
+"""``query``: the one use case that ranks passages for a question.
+
+Called by the API, the CLI and the evaluation harness. ``graph`` mode is HippoRAG 2's walk
+(fact linking -> entity and passage seeds -> PPR); ``dense`` ranks by embedding similarity
+alone; a graph query with no linkable fact falls back to dense and says so.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from service.domain.models import RankedPassage
+from service.llm.embedder import Embedder
+from service.retrieval.linking import link_facts
+from service.retrieval.ppr import personalized_pagerank
+from service.retrieval.seeds import entity_seeds, reset_vector
+from service.retrieval.snapshot import Snapshot, SnapshotCache
+from service.stores.base import GraphStore
+
+Mode = Literal["graph", "dense"]
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    linking_top_k: int = 5
+    passage_node_weight: float = 0.05
+    damping: float = 0.5
+
+
+@dataclass(frozen=True)
+class SeedFact:
+    fact_id: str
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class SeedEntity:
+    entity_id: str
+    name: str
+    weight: float
+
+
+@dataclass
+class QueryResult:
+    mode: Mode
+    passages: list[RankedPassage]
+    facts: list[SeedFact] = field(default_factory=list)
+    entities: list[SeedEntity] = field(default_factory=list)
+    fallback: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round((now - self._t) * 1000, 3)
+        self._t = now
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indexes of the k best scores, best first; ties by index so results are deterministic."""
+    order = np.lexsort((np.arange(len(scores)), -scores))
+    return order[:k]
+
+
+def query(
+    namespace: str,
+    text: str,
+    *,
+    top_k: int,
+    mode: Mode,
+    store: GraphStore,
+    snapshots: SnapshotCache,
+    embedder: Embedder,
+    params: RetrievalParams,
+) -> QueryResult:
+    timer = _Timer()
+    snapshot = snapshots.get(namespace)
+    timer.lap("snapshot")
+    q = embedder.embed([text])[0]
+    timer.lap("embed")
+    if snapshot.empty:
+        return QueryResult(mode=mode, passages=[], timings_ms=timer.timings)
+    dense = snapshot.passage_matrix @ q
+    timer.lap("dense")
+
+    result = QueryResult(mode=mode, passages=[])
+    if mode == "dense":
+        ranked = [(int(r), float(dense[r])) for r in _top(dense, top_k)]
+    else:
+        ranked = _graph_rank(snapshot, q, dense, top_k, params, result, timer)
+    result.passages = _materialize(store, snapshot, namespace, ranked)
+    timer.lap("fetch")
+    result.timings_ms = timer.timings
+    result.timings_ms["total"] = round(sum(timer.timings.values()), 3)
+    return result
+
+
+def _graph_rank(
+    snapshot: Snapshot,
+    q: np.ndarray,
+    dense: np.ndarray,
+    top_k: int,
+    params: RetrievalParams,
+    result: QueryResult,
+    timer: _Timer,
+) -> list[tuple[int, float]]:
+    linked = link_facts(snapshot, q, params.linking_top_k)
+    timer.lap("link")
+    seeds = entity_seeds(snapshot, linked)
+    if not seeds:
+        result.fallback = "no fact could be linked to the query; ranked by dense similarity"
+        return [(int(r), float(dense[r])) for r in _top(dense, top_k)]
+    result.facts = [SeedFact(snapshot.fact_ids[f.row], snapshot.fact_texts[f.row], round(f.score, 6))
+                    for f in linked]
+    result.entities = [
+        SeedEntity(snapshot.node_ids[node], snapshot.entity_names.get(node, ""), round(weight, 6))
+        for node, weight in sorted(seeds.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    reset = reset_vector(snapshot, seeds, dense, params.passage_node_weight)
+    timer.lap("seeds")
+    ppr = personalized_pagerank(snapshot.graph, reset, params.damping)
+    timer.lap("ppr")
+    passage_scores = ppr[snapshot.passage_nodes]
+    return [(int(r), float(passage_scores[r])) for r in _top(passage_scores, top_k)]
+
+
+def _materialize(
+    store: GraphStore, snapshot: Snapshot, namespace: str, ranked: list[tuple[int, float]]
+) -> list[RankedPassage]:
+    wanted = [snapshot.passage_ids[r] for r, _ in ranked]
+    stored = store.get_passages(namespace, wanted)
+    out: list[RankedPassage] = []
+    for (row, score), pid in zip(ranked, wanted, strict=True):
+        p = stored.get(pid)
+        if p is None:  # deleted since the snapshot was built
+            continue
+        out.append(RankedPassage(pid, p.document_id, p.title, p.text, score))
+        del row
+    return out

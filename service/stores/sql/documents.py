@@ -1,0 +1,179 @@
+"""Namespaces and documents in the relational store."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from service.errors import Conflict, DocumentNotFound, InvalidInput, NamespaceNotFound
+from service.stores.sql import tables as t
+
+NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_namespace_name(name: str) -> str:
+    if not NAMESPACE_PATTERN.match(name):
+        raise InvalidInput(
+            "namespace names are 1-64 characters: letters, digits, '_', '-', '.', starting with a "
+            "letter or digit"
+        )
+    return name
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Document:
+    namespace: str
+    id: str
+    title: str | None
+    text: str
+    metadata: dict[str, Any]
+    content_hash: str
+    status: str
+    error: str | None
+    job_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _document(row) -> Document:
+    return Document(
+        namespace=row.namespace, id=row.id, title=row.title, text=row.text, metadata=row.metadata or {},
+        content_hash=row.content_hash, status=row.status, error=row.error, job_id=row.job_id,
+        created_at=row.created_at, updated_at=row.updated_at,
+    )
+
+
+class DocumentStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # --- namespaces -------------------------------------------------------------------------
+
+    def create_namespace(self, name: str) -> Namespace:
+        check_namespace_name(name)
+        with self._engine.begin() as conn:
+            if conn.execute(select(t.namespaces.c.name).where(t.namespaces.c.name == name)).first():
+                raise Conflict(f"namespace {name!r} already exists")
+            created = now()
+            conn.execute(t.namespaces.insert().values(name=name, created_at=created))
+        return Namespace(name, created)
+
+    def get_namespace(self, name: str, conn: Connection | None = None) -> Namespace:
+        def run(c: Connection) -> Namespace:
+            row = c.execute(select(t.namespaces).where(t.namespaces.c.name == name)).first()
+            if row is None:
+                raise NamespaceNotFound(f"namespace {name!r} does not exist")
+            return Namespace(row.name, row.created_at)
+
+        if conn is not None:
+            return run(conn)
+        with self._engine.connect() as c:
+            return run(c)
+
+    def list_namespaces(self) -> list[Namespace]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(t.namespaces).order_by(t.namespaces.c.name)).all()
+        return [Namespace(r.name, r.created_at) for r in rows]
+
+    def delete_namespace(self, name: str) -> None:
+        """Documents and jobs go with it (ON DELETE CASCADE); the caller clears the graph."""
+        with self._engine.begin() as conn:
+            self.get_namespace(name, conn)
+            conn.execute(t.jobs.delete().where(t.jobs.c.namespace == name))
+            conn.execute(t.documents.delete().where(t.documents.c.namespace == name))
+            conn.execute(t.namespaces.delete().where(t.namespaces.c.name == name))
+
+    def count_documents(self, namespace: str) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(
+                select(func.count()).select_from(t.documents).where(t.documents.c.namespace == namespace)
+            ).scalar_one())
+
+    # --- documents --------------------------------------------------------------------------
+
+    def existing(self, conn: Connection, namespace: str, ids: list[str]) -> dict[str, Document]:
+        out: dict[str, Document] = {}
+        for i in range(0, len(ids), 500):
+            for row in conn.execute(
+                select(t.documents).where(t.documents.c.namespace == namespace, t.documents.c.id.in_(ids[i:i + 500]))
+            ):
+                out[row.id] = _document(row)
+        return out
+
+    def insert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(t.documents.insert(), rows)
+
+    def reset_for_retry(self, conn: Connection, namespace: str, ids: list[str], job_id: str) -> None:
+        for i in range(0, len(ids), 500):
+            conn.execute(
+                update(t.documents)
+                .where(t.documents.c.namespace == namespace, t.documents.c.id.in_(ids[i:i + 500]))
+                .values(status="pending", error=None, job_id=job_id, updated_at=now())
+            )
+
+    def get(self, namespace: str, document_id: str) -> Document:
+        with self._engine.connect() as conn:
+            self.get_namespace(namespace, conn)
+            row = conn.execute(
+                select(t.documents).where(t.documents.c.namespace == namespace, t.documents.c.id == document_id)
+            ).first()
+        if row is None:
+            raise DocumentNotFound(f"document {document_id!r} not found in namespace {namespace!r}")
+        return _document(row)
+
+    def get_many(self, namespace: str, ids: list[str]) -> list[Document]:
+        with self._engine.connect() as conn:
+            found = self.existing(conn, namespace, ids)
+        return [found[i] for i in ids if i in found]
+
+    def list(self, namespace: str, *, limit: int, offset: int, status: str | None = None) -> tuple[list[Document], int]:
+        with self._engine.connect() as conn:
+            self.get_namespace(namespace, conn)
+            where = [t.documents.c.namespace == namespace]
+            if status:
+                where.append(t.documents.c.status == status)
+            total = int(conn.execute(select(func.count()).select_from(t.documents).where(*where)).scalar_one())
+            rows = conn.execute(
+                select(t.documents).where(*where)
+                .order_by(t.documents.c.created_at, t.documents.c.id).limit(limit).offset(offset)
+            ).all()
+        return [_document(r) for r in rows], total
+
+    def set_status(self, namespace: str, document_id: str, status: str, error: str | None = None) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(t.documents)
+                .where(t.documents.c.namespace == namespace, t.documents.c.id == document_id)
+                .values(status=status, error=error, updated_at=now())
+            )
+
+    def set_status_many(self, namespace: str, ids: list[str], status: str, *, only_pending: bool = True) -> None:
+        with self._engine.begin() as conn:
+            for i in range(0, len(ids), 500):
+                stmt = update(t.documents).where(
+                    t.documents.c.namespace == namespace, t.documents.c.id.in_(ids[i:i + 500])
+                )
+                if only_pending:
+                    stmt = stmt.where(t.documents.c.status == "pending")
+                conn.execute(stmt.values(status=status, updated_at=now()))
+
+    def delete(self, namespace: str, document_id: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                t.documents.delete().where(t.documents.c.namespace == namespace, t.documents.c.id == document_id)
+            )

@@ -1,0 +1,106 @@
+"""Shared fixtures: real SQLite per test, one real embedder per session, the fake LLM server,
+and (for the contract suite) a real Neo4j started from Maven Central jars."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.container import Container
+from service.jobs.worker import Worker
+from service.llm.embedder import SentenceTransformerEmbedder
+from service.settings import LLMSettings, Settings
+from tests.fakes.llm_server import FakeLLM
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _no_hippograph_env(monkeypatch):
+    """Tests build Settings explicitly; a developer's HIPPOGRAPH_* variables must not leak in."""
+    for key in list(os.environ):
+        if key.startswith("HIPPOGRAPH_") and not key.startswith("HIPPOGRAPH_TEST_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def fake_llm_server():
+    server = FakeLLM().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_llm(fake_llm_server: FakeLLM) -> FakeLLM:
+    fake_llm_server.canned.clear()
+    fake_llm_server.answers.clear()
+    fake_llm_server.requests.clear()
+    fake_llm_server._seen.clear()
+    return fake_llm_server
+
+
+def make_settings(tmp_path: Path, **overrides) -> Settings:
+    base = {"data_dir": tmp_path, "worker": {"in_process": False, "poll_interval_s": 0.05}}
+    base.update(overrides)
+    return Settings(**base)
+
+
+def llm_settings(fake: FakeLLM, **overrides) -> LLMSettings:
+    values = {"base_url": fake.base_url, "api_key": "test-key", "model": "fake-model", "timeout_s": 1.0,
+              "max_retries": 1, "retry_backoff_s": 0.01, "max_concurrency": 2}
+    values.update(overrides)
+    return LLMSettings(**values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def container(settings: Settings, embedder) -> Container:
+    c = Container.from_settings(settings, embedder=embedder)
+    c.migrate()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def llm_container(tmp_path: Path, embedder, fake_llm: FakeLLM) -> Container:
+    c = Container.from_settings(make_settings(tmp_path, llm=llm_settings(fake_llm)), embedder=embedder)
+    c.migrate()
+    yield c
+    c.close()
+
+
+def drain(c: Container) -> int:
+    return Worker(c).drain()
+
+
+@pytest.fixture
+def client(container: Container) -> TestClient:
+    with TestClient(create_app(container, run_worker=False, migrate=False)) as cl:
+        yield cl
+
+
+@pytest.fixture
+def llm_client(llm_container: Container) -> TestClient:
+    with TestClient(create_app(llm_container, run_worker=False, migrate=False)) as cl:
+        yield cl
+
+
+def shared_data(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared evaluation data not found at {path} (it lives beside the repo in ../shared/data)")
+    return path
