@@ -23,7 +23,9 @@ DESCRIPTION = (
 )
 
 
-def create_app(container: Container, *, run_worker: bool | None = None, migrate: bool | None = None) -> FastAPI:
+def create_app(
+    container: Container, *, run_worker: bool | None = None, migrate: bool | None = None
+) -> FastAPI:
     settings = container.settings
     run_worker = settings.worker.in_process if run_worker is None else run_worker
     migrate = settings.is_sqlite if migrate is None else migrate

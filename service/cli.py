@@ -32,10 +32,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from service.app import create_app
 
     container = _container(settings)
-    app = create_app(container, run_worker=not args.no_worker and settings.worker.in_process,
-                     migrate=True if args.migrate else None)
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port,
-                log_level=settings.log_level.lower())
+    app = create_app(
+        container,
+        run_worker=not args.no_worker and settings.worker.in_process,
+        migrate=True if args.migrate else None,
+    )
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level.lower(),
+    )
     return 0
 
 
@@ -66,7 +73,9 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
         container.migrate()
     finally:
         container.close()
-    logger.info("migrated %s (graph backend: %s)", settings.database_url.split("@")[-1], settings.graph.backend)
+    logger.info(
+        "migrated %s (graph backend: %s)", settings.database_url.split("@")[-1], settings.graph.backend
+    )
     return 0
 
 
@@ -104,11 +113,22 @@ def cmd_import_openie(args: argparse.Namespace, settings: Settings) -> int:
         stop.set()
         job = container.jobs.get(sub.job_id)
         stats = container.graph.stats(args.namespace)
-        sys.stdout.write(json.dumps({
-            "job_id": job.id, "status": job.status, "documents": len(sub.document_ids), "failed": len(job.errors),
-            "dropped_triples": openie.dropped_triples, "passages": stats.passages, "entities": stats.entities,
-            "facts": stats.facts, "synonym_edges": stats.synonym_edges,
-        }) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "job_id": job.id,
+                    "status": job.status,
+                    "documents": len(sub.document_ids),
+                    "failed": len(job.errors),
+                    "dropped_triples": openie.dropped_triples,
+                    "passages": stats.passages,
+                    "entities": stats.entities,
+                    "facts": stats.facts,
+                    "synonym_edges": stats.synonym_edges,
+                }
+            )
+            + "\n"
+        )
         return 0 if job.status == "succeeded" else 1
     finally:
         container.close()

@@ -39,7 +39,8 @@ class Container:
     @classmethod
     def from_settings(cls, settings: Settings, *, embedder: Embedder | None = None) -> Container:
         engine = make_engine(
-            settings.database_url, busy_timeout_ms=settings.database.sqlite_busy_timeout_ms,
+            settings.database_url,
+            busy_timeout_ms=settings.database.sqlite_busy_timeout_ms,
             echo=settings.database.echo,
         )
         return cls(settings=settings, engine=engine, embedder_override=embedder)
@@ -70,7 +71,9 @@ class Container:
         if self.embedder_override is not None:
             return self.embedder_override
         e = self.settings.embedding
-        return SentenceTransformerEmbedder(e.model, batch_size=e.batch_size, device=e.device)
+        return SentenceTransformerEmbedder(
+            e.model, batch_size=e.batch_size, device=e.device, threads=e.threads
+        )
 
     @cached_property
     def llm(self) -> LLMClient | None:

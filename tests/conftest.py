@@ -56,8 +56,15 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
 
 
 def llm_settings(fake: FakeLLM, **overrides) -> LLMSettings:
-    values = {"base_url": fake.base_url, "api_key": "test-key", "model": "fake-model", "timeout_s": 1.0,
-              "max_retries": 1, "retry_backoff_s": 0.01, "max_concurrency": 2}
+    values = {
+        "base_url": fake.base_url,
+        "api_key": "test-key",
+        "model": "fake-model",
+        "timeout_s": 1.0,
+        "max_retries": 1,
+        "retry_backoff_s": 0.01,
+        "max_concurrency": 2,
+    }
     values.update(overrides)
     return LLMSettings(**values)
 
@@ -102,5 +109,7 @@ def llm_client(llm_container: Container) -> TestClient:
 def shared_data(*parts: str) -> Path:
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared evaluation data not found at {path} (it lives beside the repo in ../shared/data)")
+        pytest.skip(
+            f"shared evaluation data not found at {path} (it lives beside the repo in ../shared/data)"
+        )
     return path

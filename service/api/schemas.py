@@ -9,9 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ErrorResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"code": "namespace_not_found", "detail": "namespace 'demo' does not exist"}]
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"code": "namespace_not_found", "detail": "namespace 'demo' does not exist"}]
+        }
+    )
     code: str = Field(description="Stable machine-readable error code.")
     detail: Any = Field(description="Human-readable explanation (or a list of validation problems).")
 
@@ -32,28 +34,48 @@ class NamespaceListResponse(BaseModel):
 
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str | None = Field(default=None, min_length=1, max_length=200,
-                           description="Your id; default: a content hash of title and text.")
+    id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Your id; default: a content hash of title and text.",
+    )
     title: str | None = Field(default=None, max_length=1000)
     text: str = Field(description="Document text. Long documents are split into passages.")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class DocumentsCreateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "documents": [
-            {"title": "Marie Curie", "text": "Marie Curie was born in Warsaw. She won the Nobel Prize in Physics."},
-            {"id": "warsaw", "title": "Warsaw", "text": "Warsaw is the capital of Poland."},
-        ]
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "documents": [
+                        {
+                            "title": "Marie Curie",
+                            "text": "Marie Curie was born in Warsaw. She won the Nobel Prize in Physics.",
+                        },
+                        {"id": "warsaw", "title": "Warsaw", "text": "Warsaw is the capital of Poland."},
+                    ]
+                }
+            ]
+        },
+    )
     documents: list[DocumentIn]
 
 
 class JobAcceptedResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "job_id": "5a3f0c9e-8d1b-4e0c-9a51-2b7f3c1d4e5f",
-        "document_ids": ["doc-3f1e5b0c2d4a6e8f0a1b2c3d4e5f6a7b", "warsaw"],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": "5a3f0c9e-8d1b-4e0c-9a51-2b7f3c1d4e5f",
+                    "document_ids": ["doc-3f1e5b0c2d4a6e8f0a1b2c3d4e5f6a7b", "warsaw"],
+                }
+            ]
+        }
+    )
     job_id: str
     document_ids: list[str]
 
@@ -90,12 +112,25 @@ class DocumentError(BaseModel):
 
 
 class JobResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "5a3f0c9e-8d1b-4e0c-9a51-2b7f3c1d4e5f", "namespace": "demo", "kind": "ingest",
-        "status": "succeeded", "progress": {"done": 2, "total": 2, "failed": 0}, "errors": [],
-        "attempts": 1, "last_error": None, "created_at": "2026-11-25T20:00:00Z",
-        "started_at": "2026-11-25T20:00:01Z", "finished_at": "2026-11-25T20:00:03Z",
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5a3f0c9e-8d1b-4e0c-9a51-2b7f3c1d4e5f",
+                    "namespace": "demo",
+                    "kind": "ingest",
+                    "status": "succeeded",
+                    "progress": {"done": 2, "total": 2, "failed": 0},
+                    "errors": [],
+                    "attempts": 1,
+                    "last_error": None,
+                    "created_at": "2026-11-25T20:00:00Z",
+                    "started_at": "2026-11-25T20:00:01Z",
+                    "finished_at": "2026-11-25T20:00:03Z",
+                }
+            ]
+        }
+    )
     id: str
     namespace: str
     kind: str
@@ -117,14 +152,21 @@ class JobListResponse(BaseModel):
 
 
 class QueryRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"query": "Where was the Nobel laureate Marie Curie born?", "top_k": 5, "mode": "graph"}
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"query": "Where was the Nobel laureate Marie Curie born?", "top_k": 5, "mode": "graph"}
+            ]
+        },
+    )
     query: str = Field(min_length=1, max_length=4000)
     top_k: int = Field(default=5, ge=1, description="1..max_top_k (default 200).")
     mode: Literal["graph", "dense"] | None = Field(
-        default=None, description="graph: fact-seeded Personalized PageRank; dense: embeddings only. "
-        "Default: the service's configured default mode.")
+        default=None,
+        description="graph: fact-seeded Personalized PageRank; dense: embeddings only. "
+        "Default: the service's configured default mode.",
+    )
     answer: bool = Field(default=False, description="Ask the reader LLM for an answer (503 without an LLM).")
 
 
@@ -159,9 +201,11 @@ class QueryResponse(BaseModel):
 
 
 class StatsResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"documents": 2, "passages": 2, "entities": 5, "facts": 4, "synonym_edges": 1}
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"documents": 2, "passages": 2, "entities": 5, "facts": 4, "synonym_edges": 1}]
+        }
+    )
     documents: int
     passages: int
     entities: int

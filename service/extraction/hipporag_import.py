@@ -64,7 +64,11 @@ def parse_openie(data: bytes | str | dict) -> OpenIEFile:
         entities = [e for e in entry.get("extracted_entities") or [] if isinstance(e, str)]
         triples: list[list[str]] = []
         for triple in entry.get("extracted_triples") or []:
-            if isinstance(triple, list | tuple) and len(triple) == 3 and all(isinstance(x, str) for x in triple):
+            if (
+                isinstance(triple, list | tuple)
+                and len(triple) == 3
+                and all(isinstance(x, str) for x in triple)
+            ):
                 triples.append(list(triple))
             else:
                 dropped += 1

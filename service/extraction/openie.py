@@ -5,7 +5,13 @@ from __future__ import annotations
 from service.domain.models import Extraction, PassageText
 from service.errors import ExtractionFailed, LLMError
 from service.extraction.base import clean_extraction
-from service.extraction.prompts import PROMPT_VERSION, ner_messages, parse_ner, parse_triples, triples_messages
+from service.extraction.prompts import (
+    PROMPT_VERSION,
+    ner_messages,
+    parse_ner,
+    parse_triples,
+    triples_messages,
+)
 from service.llm.client import LLMClient
 
 

@@ -90,7 +90,7 @@ READER_SYSTEM = (
     "several passages chained together. Reply with JSON only: "
     '{"answer": "<a short answer: a name, date, number or phrase>", '
     '"reasoning": "<one or two sentences>"}. If the passages do not contain the answer, '
-    'give your best short guess and say so in the reasoning.'
+    "give your best short guess and say so in the reasoning."
 )
 
 

@@ -56,10 +56,20 @@ class Job:
 
 def _job(row) -> Job:
     return Job(
-        id=row.id, namespace=row.namespace, kind=row.kind, status=row.status, payload=row.payload or {},
-        total=row.total, done=row.done, errors=list(row.errors or []), attempts=row.attempts,
-        max_attempts=row.max_attempts, cancel_requested=bool(row.cancel_requested), last_error=row.last_error,
-        created_at=_aware(row.created_at), started_at=_aware(row.started_at),
+        id=row.id,
+        namespace=row.namespace,
+        kind=row.kind,
+        status=row.status,
+        payload=row.payload or {},
+        total=row.total,
+        done=row.done,
+        errors=list(row.errors or []),
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        cancel_requested=bool(row.cancel_requested),
+        last_error=row.last_error,
+        created_at=_aware(row.created_at),
+        started_at=_aware(row.started_at),
         finished_at=_aware(row.finished_at),
     )
 
@@ -70,14 +80,31 @@ class JobQueue:
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
 
-    def enqueue(self, conn: Connection, namespace: str, kind: str, payload: dict[str, Any], total: int) -> str:
+    def enqueue(
+        self, conn: Connection, namespace: str, kind: str, payload: dict[str, Any], total: int
+    ) -> str:
         job_id = str(uuid.uuid4())
         created = _now()
-        conn.execute(t.jobs.insert().values(
-            id=job_id, namespace=namespace, kind=kind, status="queued", payload=payload, total=total, done=0,
-            errors=[], attempts=0, max_attempts=self._max_attempts, cancel_requested=False, last_error=None,
-            worker_id=None, run_after=created, heartbeat_at=None, created_at=created,
-        ))
+        conn.execute(
+            t.jobs.insert().values(
+                id=job_id,
+                namespace=namespace,
+                kind=kind,
+                status="queued",
+                payload=payload,
+                total=total,
+                done=0,
+                errors=[],
+                attempts=0,
+                max_attempts=self._max_attempts,
+                cancel_requested=False,
+                last_error=None,
+                worker_id=None,
+                run_after=created,
+                heartbeat_at=None,
+                created_at=created,
+            )
+        )
         return job_id
 
     def claim(self, worker_id: str) -> Job | None:
@@ -94,8 +121,13 @@ class JobQueue:
             row = conn.execute(
                 update(t.jobs)
                 .where(t.jobs.c.id == candidate.scalar_subquery(), t.jobs.c.status == "queued")
-                .values(status="running", worker_id=worker_id, attempts=t.jobs.c.attempts + 1,
-                        started_at=func.coalesce(t.jobs.c.started_at, now), heartbeat_at=now)
+                .values(
+                    status="running",
+                    worker_id=worker_id,
+                    attempts=t.jobs.c.attempts + 1,
+                    started_at=func.coalesce(t.jobs.c.started_at, now),
+                    heartbeat_at=now,
+                )
                 .returning(*t.jobs.c)
             ).first()
         return _job(row) if row is not None else None
@@ -103,34 +135,51 @@ class JobQueue:
     def heartbeat(self, job_id: str) -> bool:
         """Refresh the heartbeat; False when the job was cancelled meanwhile (stop working)."""
         with self._engine.begin() as conn:
-            conn.execute(update(t.jobs).where(t.jobs.c.id == job_id, t.jobs.c.status == "running")
-                         .values(heartbeat_at=_now()))
+            conn.execute(
+                update(t.jobs)
+                .where(t.jobs.c.id == job_id, t.jobs.c.status == "running")
+                .values(heartbeat_at=_now())
+            )
             return not conn.execute(select(t.jobs.c.cancel_requested).where(t.jobs.c.id == job_id)).scalar()
 
     def record_progress(self, job_id: str, *, done: int, errors: list[dict[str, Any]]) -> None:
         with self._engine.begin() as conn:
-            conn.execute(update(t.jobs).where(t.jobs.c.id == job_id)
-                         .values(done=done, errors=errors, heartbeat_at=_now()))
+            conn.execute(
+                update(t.jobs)
+                .where(t.jobs.c.id == job_id)
+                .values(done=done, errors=errors, heartbeat_at=_now())
+            )
 
     def finish(self, job_id: str, status: str, last_error: str | None = None) -> None:
         assert status in TERMINAL
         with self._engine.begin() as conn:
-            conn.execute(update(t.jobs).where(t.jobs.c.id == job_id)
-                         .values(status=status, finished_at=_now(), last_error=last_error))
+            conn.execute(
+                update(t.jobs)
+                .where(t.jobs.c.id == job_id)
+                .values(status=status, finished_at=_now(), last_error=last_error)
+            )
 
     def fail_attempt(self, job_id: str, error: str) -> str:
         """Requeue with exponential backoff, or fail for good after ``max_attempts``."""
         with self._engine.begin() as conn:
-            row = conn.execute(select(t.jobs.c.attempts, t.jobs.c.max_attempts).where(t.jobs.c.id == job_id)).first()
+            row = conn.execute(
+                select(t.jobs.c.attempts, t.jobs.c.max_attempts).where(t.jobs.c.id == job_id)
+            ).first()
             if row is None:
                 return "failed"
             if row.attempts >= row.max_attempts:
-                conn.execute(update(t.jobs).where(t.jobs.c.id == job_id)
-                             .values(status="failed", finished_at=_now(), last_error=error))
+                conn.execute(
+                    update(t.jobs)
+                    .where(t.jobs.c.id == job_id)
+                    .values(status="failed", finished_at=_now(), last_error=error)
+                )
                 return "failed"
             delay = timedelta(seconds=self._backoff_s * (2 ** (row.attempts - 1)))
-            conn.execute(update(t.jobs).where(t.jobs.c.id == job_id)
-                         .values(status="queued", run_after=_now() + delay, last_error=error, worker_id=None))
+            conn.execute(
+                update(t.jobs)
+                .where(t.jobs.c.id == job_id)
+                .values(status="queued", run_after=_now() + delay, last_error=error, worker_id=None)
+            )
             return "queued"
 
     def reap_stalled(self, stalled_after_s: float) -> int:
@@ -140,7 +189,12 @@ class JobQueue:
             result = conn.execute(
                 update(t.jobs)
                 .where(t.jobs.c.status == "running", t.jobs.c.heartbeat_at < cutoff)
-                .values(status="queued", worker_id=None, run_after=_now(), last_error="worker stopped heartbeating")
+                .values(
+                    status="queued",
+                    worker_id=None,
+                    run_after=_now(),
+                    last_error="worker stopped heartbeating",
+                )
             )
             return result.rowcount or 0
 
@@ -153,8 +207,11 @@ class JobQueue:
             if row.status in TERMINAL:
                 raise Conflict(f"job {job_id} already {row.status}")
             if row.status == "queued":
-                conn.execute(update(t.jobs).where(t.jobs.c.id == job_id)
-                             .values(status="cancelled", cancel_requested=True, finished_at=_now()))
+                conn.execute(
+                    update(t.jobs)
+                    .where(t.jobs.c.id == job_id)
+                    .values(status="cancelled", cancel_requested=True, finished_at=_now())
+                )
             else:
                 conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(cancel_requested=True))
         return self.get(job_id)
@@ -166,7 +223,9 @@ class JobQueue:
             raise JobNotFound(f"job {job_id!r} not found")
         return _job(row)
 
-    def list(self, *, namespace: str | None, status: str | None, limit: int, offset: int) -> tuple[list[Job], int]:
+    def list(
+        self, *, namespace: str | None, status: str | None, limit: int, offset: int
+    ) -> tuple[list[Job], int]:
         conditions = []
         if namespace:
             conditions.append(t.jobs.c.namespace == namespace)
@@ -176,12 +235,18 @@ class JobQueue:
         with self._engine.connect() as conn:
             total = int(conn.execute(select(func.count()).select_from(t.jobs).where(where)).scalar_one())
             rows = conn.execute(
-                select(t.jobs).where(where).order_by(t.jobs.c.created_at.desc(), t.jobs.c.id).limit(limit).offset(offset)
+                select(t.jobs)
+                .where(where)
+                .order_by(t.jobs.c.created_at.desc(), t.jobs.c.id)
+                .limit(limit)
+                .offset(offset)
             ).all()
         return [_job(r) for r in rows], total
 
     def pending_count(self) -> int:
         with self._engine.connect() as conn:
-            return int(conn.execute(
-                select(func.count()).select_from(t.jobs).where(t.jobs.c.status.in_(("queued", "running")))
-            ).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(t.jobs).where(t.jobs.c.status.in_(("queued", "running")))
+                ).scalar_one()
+            )

@@ -108,9 +108,18 @@ class Worker:
                 c.jobs.finish(job.id, "cancelled")
                 logger.info("job %s cancelled after %d documents", job.id, done)
                 return
-            group = [DocumentInput(d.id, d.title, d.text, split=split) for d in todo[start:start + GROUP_SIZE]]
-            ingest(ns, group, store=c.graph, embedder=c.embedder, extractor=extractor,
-                   options=c.ingest_options, on_document=record)
+            group = [
+                DocumentInput(d.id, d.title, d.text, split=split) for d in todo[start : start + GROUP_SIZE]
+            ]
+            ingest(
+                ns,
+                group,
+                store=c.graph,
+                embedder=c.embedder,
+                extractor=extractor,
+                options=c.ingest_options,
+                on_document=record,
+            )
         status = "failed" if ids and len(failed) >= len(ids) else "succeeded"
         c.jobs.finish(job.id, status, errors[0]["error"] if status == "failed" and errors else None)
         logger.info("job %s %s: %d documents, %d failed", job.id, status, done, len(failed))

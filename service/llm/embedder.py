@@ -32,10 +32,16 @@ def bundled_model_path() -> str:
 
 
 class SentenceTransformerEmbedder:
-    def __init__(self, model: str = "", *, batch_size: int = 64, device: str = "cpu") -> None:
+    def __init__(
+        self, model: str = "", *, batch_size: int = 64, device: str = "cpu", threads: int = 1
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
         from sentence_transformers import SentenceTransformer
+
+        if threads > 0:
+            torch.set_num_threads(threads)
 
         path = model or bundled_model_path()
         self.name = model or "all-MiniLM-L6-v2"
@@ -44,8 +50,9 @@ class SentenceTransformerEmbedder:
         # torch modules are not safe to call from several threads at once on CPU; the API and
         # the in-process worker share this instance.
         self._lock = threading.Lock()
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
         )
         dim = get_dim()
         self.dim = int(dim) if dim else int(self.embed(["probe"]).shape[1])

@@ -62,7 +62,13 @@ def build_write_batch(
             fid = ids.fact_id(namespace, t.subject, t.relation, t.object)
             if (fid, pid) not in out_facts:
                 out_facts[(fid, pid)] = Fact(
-                    fid, sid, t.relation, oid, t.subject, t.object, pid,
+                    fid,
+                    sid,
+                    t.relation,
+                    oid,
+                    t.subject,
+                    t.object,
+                    pid,
                     fact_vectors[fact_text(t.subject, t.relation, t.object)],
                 )
     return GraphWriteBatch(

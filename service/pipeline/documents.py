@@ -72,8 +72,16 @@ def submit_documents(
         order.append(doc_id)
         stamp = now()
         rows[doc_id] = {
-            "namespace": namespace, "id": doc_id, "title": d.title, "text": d.text, "metadata": d.metadata,
-            "content_hash": digest, "status": "pending", "error": None, "created_at": stamp, "updated_at": stamp,
+            "namespace": namespace,
+            "id": doc_id,
+            "title": d.title,
+            "text": d.text,
+            "metadata": d.metadata,
+            "content_hash": digest,
+            "status": "pending",
+            "error": None,
+            "created_at": stamp,
+            "updated_at": stamp,
         }
     with c.engine.begin() as conn:
         c.documents.get_namespace(namespace, conn)
@@ -81,7 +89,7 @@ def submit_documents(
         for doc_id, doc in existing.items():
             if doc.content_hash != rows[doc_id]["content_hash"]:
                 raise Conflict(
-                    f"document {doc_id!r} already exists with different content; delete it first to replace it"
+                    f"document {doc_id!r} exists with different content; delete it first to replace it"
                 )
         fresh = [i for i in order if i not in existing]
         retry = [i for i in order if i in existing and existing[i].status in ("failed", "cancelled")]
@@ -99,7 +107,9 @@ def submit_documents(
 
 def submit_openie_import(c: Container, namespace: str, openie: OpenIEFile) -> Submission:
     """Queue a HippoRAG OpenIE file: one document per passage, extractions taken from the file."""
-    docs = [NewDocument(text=p.text, title=p.title, metadata={"source": "openie-import"}) for p in openie.passages]
+    docs = [
+        NewDocument(text=p.text, title=p.title, metadata={"source": "openie-import"}) for p in openie.passages
+    ]
     extractions = {
         ids.document_id(namespace, p.title, p.text): {"entities": p.entities, "triples": p.triples}
         for p in openie.passages

@@ -85,8 +85,12 @@ def ingest(
     """Extract, embed and write ``documents`` (one group). Returns one outcome per document, in
     order; ``on_document`` is called as each document is written or fails."""
     prepared = [
-        _Prepared(d, split_document(d.id, d.title, d.text, options.max_passage_words) if d.split
-                  else [PassageText(d.id, 0, d.title, d.text.strip())])
+        _Prepared(
+            d,
+            split_document(d.id, d.title, d.text, options.max_passage_words)
+            if d.split
+            else [PassageText(d.id, 0, d.title, d.text.strip())],
+        )
         for d in documents
     ]
     workers = max(1, min(options.extraction_workers, len(prepared)))
@@ -147,9 +151,13 @@ def _embed_and_write(
         offset += n
         doc_entities = {ids.entity_id(namespace, name) for x in d.extractions for name in entity_names(x)}
         reachable = available | doc_entities
-        synonyms = [s for s in candidates
-                    if (s.entity_a in doc_entities or s.entity_b in doc_entities)
-                    and s.entity_a in reachable and s.entity_b in reachable]
+        synonyms = [
+            s
+            for s in candidates
+            if (s.entity_a in doc_entities or s.entity_b in doc_entities)
+            and s.entity_a in reachable
+            and s.entity_b in reachable
+        ]
         batch = build_write_batch(
             namespace, d.doc.id, d.passages, d.extractions, vectors, entity_vectors, fact_vectors, synonyms
         )
@@ -179,7 +187,9 @@ def _synonym_candidates(
         return []
     queries = np.vstack([entity_vectors[e] for e in new_ids])
     edges: dict[tuple[str, str], SynonymEdge] = {}
-    hits = store.search_vectors(namespace, "entity", queries, options.synonym_top_k, options.synonym_threshold)
+    hits = store.search_vectors(
+        namespace, "entity", queries, options.synonym_top_k, options.synonym_threshold
+    )
     local = top_k_search(new_ids, queries, queries, options.synonym_top_k + 1, options.synonym_threshold)
     for source, found in zip(new_ids, hits, strict=True):
         for other, score in found:

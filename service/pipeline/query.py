@@ -120,8 +120,9 @@ def _graph_rank(
     if not seeds:
         result.fallback = "no fact could be linked to the query; ranked by dense similarity"
         return [(int(r), float(dense[r])) for r in _top(dense, top_k)]
-    result.facts = [SeedFact(snapshot.fact_ids[f.row], snapshot.fact_texts[f.row], round(f.score, 6))
-                    for f in linked]
+    result.facts = [
+        SeedFact(snapshot.fact_ids[f.row], snapshot.fact_texts[f.row], round(f.score, 6)) for f in linked
+    ]
     result.entities = [
         SeedEntity(snapshot.node_ids[node], snapshot.entity_names.get(node, ""), round(weight, 6))
         for node, weight in sorted(seeds.items(), key=lambda kv: (-kv[1], kv[0]))

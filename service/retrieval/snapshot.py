@@ -68,8 +68,11 @@ def build_snapshot(store: GraphStore, namespace: str) -> Snapshot:
 
     fact_ids, fact_matrix = store.export_vectors(namespace, "fact")
     facts = store.get_facts(namespace, fact_ids)
-    keep = [k for k, f in enumerate(fact_ids)
-            if f in facts and facts[f].subject_id in index and facts[f].object_id in index]
+    keep = [
+        k
+        for k, f in enumerate(fact_ids)
+        if f in facts and facts[f].subject_id in index and facts[f].object_id in index
+    ]
     fact_ids = [fact_ids[k] for k in keep]
     fact_matrix = fact_matrix[keep] if keep else np.zeros((0, 0), np.float32)
 
@@ -94,7 +97,12 @@ def build_snapshot(store: GraphStore, namespace: str) -> Snapshot:
     )
     logger.info(
         "snapshot %s v%d: %d nodes, %d edges, %d facts in %.0f ms",
-        namespace, version, n, len(export.edges), len(fact_ids), (time.perf_counter() - started) * 1000,
+        namespace,
+        version,
+        n,
+        len(export.edges),
+        len(fact_ids),
+        (time.perf_counter() - started) * 1000,
     )
     return snapshot
 

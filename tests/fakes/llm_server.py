@@ -15,6 +15,7 @@ entities with the relation "related to"; ``canned`` can override both per passag
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -72,7 +73,9 @@ class FakeLLM:
             if canned:
                 return json.dumps({"triples": canned["triples"]})
             names = json.loads(user.rsplit("Named entities: ", 1)[-1])
-            return json.dumps({"triples": [[a, "related to", b] for a, b in zip(names, names[1:], strict=False)]})
+            return json.dumps(
+                {"triples": [[a, "related to", b] for a, b in itertools.pairwise(names)]}
+            )
         if kind == "reader":
             question = user.rsplit("Question: ", 1)[-1]
             for key, value in self.answers.items():
@@ -106,10 +109,17 @@ class FakeLLM:
                 messages = request.get("messages", [])
                 system = next((m["content"] for m in messages if m["role"] == "system"), "")
                 user = next((m["content"] for m in messages if m["role"] == "user"), "")
-                kind = ("ner" if "named entities it mentions" in system else
-                        "triples" if "knowledge graph" in system else
-                        "reader" if "Answer the question" in system else
-                        "filter" if "candidate facts" in system else "other")
+                kind = (
+                    "ner"
+                    if "named entities it mentions" in system
+                    else "triples"
+                    if "knowledge graph" in system
+                    else "reader"
+                    if "Answer the question" in system
+                    else "filter"
+                    if "candidate facts" in system
+                    else "other"
+                )
                 with fake._lock:
                     fake.requests.append({"kind": kind, "user": user, "model": request.get("model")})
                     first_time = user not in fake._seen
@@ -122,12 +132,22 @@ class FakeLLM:
                     self._send(500, {"error": {"message": "too late"}})
                     return
                 content = "this is { not json" if "FAIL_MALFORMED" in user else fake._content(kind, user)
-                self._send(200, {
-                    "id": "chatcmpl-test", "object": "chat.completion", "created": 0,
-                    "model": request.get("model", "fake"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": request.get("model", "fake"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": content},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    },
+                )
 
         return Handler

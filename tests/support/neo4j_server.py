@@ -86,14 +86,21 @@ def ensure_jars(repo_root: Path | str | None = None) -> Path:
             raise RuntimeError("mvn not found on PATH; it is needed to fetch the Neo4j jars")
         shutil.rmtree(lib, ignore_errors=True)
         cmd = [
-            mvn, "-B", "-q", "-f", str(pom),
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(pom),
             "dependency:copy-dependencies",
             "-DincludeScope=runtime",
             f"-DoutputDirectory={lib}",
         ]
         res = subprocess.run(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         if res.returncode != 0 or not any(lib.glob("*.jar")):
             raise RuntimeError(
@@ -145,10 +152,13 @@ def java_command(
         _java_executable(),
         *heap_flags,
         f"@{tool / 'jvm.args'}",
-        "-cp", str(tool / "lib" / "*"),
+        "-cp",
+        str(tool / "lib" / "*"),
         str(tool / "Launcher.java"),
-        "--home", str(Path(home).resolve()),
-        "--port", str(port),
+        "--home",
+        str(Path(home).resolve()),
+        "--port",
+        str(port),
     ]
     if auth:
         cmd += ["--auth", auth]
@@ -207,7 +217,7 @@ class Neo4jProcess:
                     stream.close()
         return proc.returncode
 
-    def __enter__(self) -> "Neo4jProcess":
+    def __enter__(self) -> Neo4jProcess:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -241,8 +251,13 @@ def start_neo4j(
     if port is None:
         port = free_port()
     cmd = java_command(
-        home, port, auth=auth, heap=heap, pagecache=pagecache,
-        watch_stdin=True, repo_root=repo_root,
+        home,
+        port,
+        auth=auth,
+        heap=heap,
+        pagecache=pagecache,
+        watch_stdin=True,
+        repo_root=repo_root,
     )
     log_path = home / "launcher.log"
     with open(log_path, "ab") as log:
@@ -290,7 +305,7 @@ def start_neo4j(
                     line, buf = buf.split(b"\n", 1)
                     text = line.decode("utf-8", "replace").strip()
                     if text.startswith(READY_PREFIX):
-                        uri = text[len(READY_PREFIX):].strip()
+                        uri = text[len(READY_PREFIX) :].strip()
                         return Neo4jProcess(proc, uri, port, home, log_path)
     except BaseException:
         # Never leave a half-started JVM behind (timeout, Ctrl-C, ...).

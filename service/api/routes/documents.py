@@ -23,18 +23,32 @@ ERRORS = {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"m
 
 def _document(d: Document) -> DocumentResponse:
     return DocumentResponse(
-        id=d.id, namespace=d.namespace, title=d.title, text=d.text, metadata=d.metadata, status=d.status,
-        error=d.error, job_id=d.job_id, created_at=d.created_at, updated_at=d.updated_at,
+        id=d.id,
+        namespace=d.namespace,
+        title=d.title,
+        text=d.text,
+        metadata=d.metadata,
+        status=d.status,
+        error=d.error,
+        job_id=d.job_id,
+        created_at=d.created_at,
+        updated_at=d.updated_at,
     )
 
 
-@router.post("/documents", operation_id="addDocuments", status_code=status.HTTP_202_ACCEPTED,
-             response_model=JobAcceptedResponse, responses=ERRORS)
+@router.post(
+    "/documents",
+    operation_id="addDocuments",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobAcceptedResponse,
+    responses=ERRORS,
+)
 def add_documents(namespace: str, body: DocumentsCreateRequest, c: ContainerDep) -> JobAcceptedResponse:
     """Stores the documents and queues one ingestion job, in one transaction. Poll the job.
     Identical content is recognised: re-posting it creates nothing and returns the same ids."""
     sub = submit_documents(
-        c, namespace,
+        c,
+        namespace,
         [NewDocument(text=d.text, id=d.id, title=d.title, metadata=d.metadata) for d in body.documents],
     )
     return JobAcceptedResponse(job_id=sub.job_id, document_ids=sub.document_ids)
@@ -44,23 +58,46 @@ OPENIE_FILE_SCHEMA = {
     "type": "object",
     "required": ["docs"],
     "description": "A HippoRAG OpenIE results file (openie_*_results_ner_*.json).",
-    "properties": {"docs": {"type": "array", "items": {"type": "object", "properties": {
-        "title": {"type": "string"},
-        "text": {"type": "string"},
-        "passage": {"type": "string"},
-        "extracted_entities": {"type": "array", "items": {"type": "string"}},
-        "extracted_triples": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
-    }}}},
-    "example": {"docs": [{"title": "Warsaw", "text": "Warsaw is the capital of Poland.",
-                          "extracted_entities": ["Warsaw", "Poland"],
-                          "extracted_triples": [["Warsaw", "is capital of", "Poland"]]}]},
+    "properties": {
+        "docs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "title": {"type": "string"},
+                    "text": {"type": "string"},
+                    "passage": {"type": "string"},
+                    "extracted_entities": {"type": "array", "items": {"type": "string"}},
+                    "extracted_triples": {
+                        "type": "array",
+                        "items": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+        }
+    },
+    "example": {
+        "docs": [
+            {
+                "title": "Warsaw",
+                "text": "Warsaw is the capital of Poland.",
+                "extracted_entities": ["Warsaw", "Poland"],
+                "extracted_triples": [["Warsaw", "is capital of", "Poland"]],
+            }
+        ]
+    },
 }
 
 
 @router.post(
-    "/imports/openie", operation_id="importOpenIE", status_code=status.HTTP_202_ACCEPTED,
-    response_model=JobAcceptedResponse, responses={**ERRORS, 413: {"model": ErrorResponse}},
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": OPENIE_FILE_SCHEMA}}}},
+    "/imports/openie",
+    operation_id="importOpenIE",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobAcceptedResponse,
+    responses={**ERRORS, 413: {"model": ErrorResponse}},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": OPENIE_FILE_SCHEMA}}}
+    },
 )
 async def import_openie(namespace: str, request: Request, c: ContainerDep) -> JobAcceptedResponse:
     """Imports precomputed OpenIE in HippoRAG's file format: one document per passage, with the
@@ -68,36 +105,56 @@ async def import_openie(namespace: str, request: Request, c: ContainerDep) -> Jo
     limit = c.settings.limits.max_import_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"import is larger than the {limit}-byte limit (HIPPOGRAPH_LIMITS__MAX_IMPORT_BYTES)")
+        raise PayloadTooLarge(
+            f"import is larger than the {limit}-byte limit (HIPPOGRAPH_LIMITS__MAX_IMPORT_BYTES)"
+        )
     body = await request.body()
     if len(body) > limit:
-        raise PayloadTooLarge(f"import is larger than the {limit}-byte limit (HIPPOGRAPH_LIMITS__MAX_IMPORT_BYTES)")
+        raise PayloadTooLarge(
+            f"import is larger than the {limit}-byte limit (HIPPOGRAPH_LIMITS__MAX_IMPORT_BYTES)"
+        )
     c.documents.get_namespace(namespace)
     sub = submit_openie_import(c, namespace, parse_openie(body))
     return JobAcceptedResponse(job_id=sub.job_id, document_ids=sub.document_ids)
 
 
-@router.get("/documents", operation_id="listDocuments", response_model=DocumentListResponse,
-            responses={404: {"model": ErrorResponse}})
+@router.get(
+    "/documents",
+    operation_id="listDocuments",
+    response_model=DocumentListResponse,
+    responses={404: {"model": ErrorResponse}},
+)
 def list_documents(
     namespace: str,
     c: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-    status_: Annotated[Literal["pending", "indexed", "failed", "cancelled"] | None, Query(alias="status")] = None,
+    status_: Annotated[
+        Literal["pending", "indexed", "failed", "cancelled"] | None, Query(alias="status")
+    ] = None,
 ) -> DocumentListResponse:
     docs, total = c.documents.list(namespace, limit=limit, offset=offset, status=status_)
-    return DocumentListResponse(documents=[_document(d) for d in docs], total=total, limit=limit, offset=offset)
+    return DocumentListResponse(
+        documents=[_document(d) for d in docs], total=total, limit=limit, offset=offset
+    )
 
 
-@router.get("/documents/{document_id}", operation_id="getDocument", response_model=DocumentResponse,
-            responses={404: {"model": ErrorResponse}})
+@router.get(
+    "/documents/{document_id}",
+    operation_id="getDocument",
+    response_model=DocumentResponse,
+    responses={404: {"model": ErrorResponse}},
+)
 def get_document(namespace: str, document_id: str, c: ContainerDep) -> DocumentResponse:
     return _document(c.documents.get(namespace, document_id))
 
 
-@router.delete("/documents/{document_id}", operation_id="deleteDocument", status_code=status.HTTP_204_NO_CONTENT,
-               responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}})
+@router.delete(
+    "/documents/{document_id}",
+    operation_id="deleteDocument",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
+)
 def remove_document(namespace: str, document_id: str, c: ContainerDep) -> Response:
     """Removes the document, its passages and everything only they support (facts, entities,
     synonym edges, vectors)."""

@@ -15,8 +15,9 @@ def health() -> HealthResponse:
     return HealthResponse(status="ok")
 
 
-@router.get("/readyz", operation_id="ready", response_model=ReadyResponse,
-            responses={503: {"model": ReadyResponse}})
+@router.get(
+    "/readyz", operation_id="ready", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}}
+)
 def ready(c: ContainerDep):
     """Readiness: the relational store and the graph store answer."""
     from fastapi.responses import JSONResponse

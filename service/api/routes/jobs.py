@@ -13,10 +13,17 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 def job_response(j: Job) -> JobResponse:
     return JobResponse(
-        id=j.id, namespace=j.namespace, kind=j.kind, status=j.status,
+        id=j.id,
+        namespace=j.namespace,
+        kind=j.kind,
+        status=j.status,
         progress=JobProgress(done=j.done, total=j.total, failed=len(j.errors)),
-        errors=[DocumentError(**e) for e in j.errors], attempts=j.attempts, last_error=j.last_error,
-        created_at=j.created_at, started_at=j.started_at, finished_at=j.finished_at,
+        errors=[DocumentError(**e) for e in j.errors],
+        attempts=j.attempts,
+        last_error=j.last_error,
+        created_at=j.created_at,
+        started_at=j.started_at,
+        finished_at=j.finished_at,
     )
 
 
@@ -32,13 +39,19 @@ def list_jobs(
     return JobListResponse(jobs=[job_response(j) for j in jobs], total=total, limit=limit, offset=offset)
 
 
-@router.get("/{job_id}", operation_id="getJob", response_model=JobResponse, responses={404: {"model": ErrorResponse}})
+@router.get(
+    "/{job_id}", operation_id="getJob", response_model=JobResponse, responses={404: {"model": ErrorResponse}}
+)
 def get_job(job_id: str, c: ContainerDep) -> JobResponse:
     return job_response(c.jobs.get(job_id))
 
 
-@router.post("/{job_id}/cancel", operation_id="cancelJob", response_model=JobResponse,
-             responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}})
+@router.post(
+    "/{job_id}/cancel",
+    operation_id="cancelJob",
+    response_model=JobResponse,
+    responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
+)
 def cancel_job(job_id: str, c: ContainerDep) -> JobResponse:
     """A queued job is cancelled at once; a running one stops before its next group of documents."""
     job = c.jobs.cancel(job_id)

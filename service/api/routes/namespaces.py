@@ -16,8 +16,13 @@ router = APIRouter(prefix="/v1/namespaces", tags=["namespaces"])
 E404 = {404: {"model": ErrorResponse}}
 
 
-@router.post("", operation_id="createNamespace", status_code=status.HTTP_201_CREATED,
-             response_model=NamespaceResponse, responses={409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}})
+@router.post(
+    "",
+    operation_id="createNamespace",
+    status_code=status.HTTP_201_CREATED,
+    response_model=NamespaceResponse,
+    responses={409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+)
 def create_namespace(body: NamespaceCreateRequest, c: ContainerDep) -> NamespaceResponse:
     ns = c.documents.create_namespace(body.name)
     return NamespaceResponse(name=ns.name, created_at=ns.created_at)
@@ -26,7 +31,9 @@ def create_namespace(body: NamespaceCreateRequest, c: ContainerDep) -> Namespace
 @router.get("", operation_id="listNamespaces", response_model=NamespaceListResponse)
 def list_namespaces(c: ContainerDep) -> NamespaceListResponse:
     return NamespaceListResponse(
-        namespaces=[NamespaceResponse(name=n.name, created_at=n.created_at) for n in c.documents.list_namespaces()]
+        namespaces=[
+            NamespaceResponse(name=n.name, created_at=n.created_at) for n in c.documents.list_namespaces()
+        ]
     )
 
 
@@ -36,19 +43,25 @@ def get_namespace(namespace: str, c: ContainerDep) -> NamespaceResponse:
     return NamespaceResponse(name=ns.name, created_at=ns.created_at)
 
 
-@router.delete("/{namespace}", operation_id="deleteNamespace", status_code=status.HTTP_204_NO_CONTENT,
-               responses=E404)
+@router.delete(
+    "/{namespace}", operation_id="deleteNamespace", status_code=status.HTTP_204_NO_CONTENT, responses=E404
+)
 def remove_namespace(namespace: str, c: ContainerDep) -> Response:
     """Deletes the namespace with its documents, jobs, graph and vectors."""
     delete_namespace(c, namespace)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{namespace}/stats", operation_id="getNamespaceStats", response_model=StatsResponse, responses=E404)
+@router.get(
+    "/{namespace}/stats", operation_id="getNamespaceStats", response_model=StatsResponse, responses=E404
+)
 def stats(namespace: str, c: ContainerDep) -> StatsResponse:
     c.documents.get_namespace(namespace)
     g = c.graph.stats(namespace)
     return StatsResponse(
-        documents=c.documents.count_documents(namespace), passages=g.passages, entities=g.entities,
-        facts=g.facts, synonym_edges=g.synonym_edges,
+        documents=c.documents.count_documents(namespace),
+        passages=g.passages,
+        entities=g.entities,
+        facts=g.facts,
+        synonym_edges=g.synonym_edges,
     )

@@ -51,9 +51,17 @@ class Document:
 
 def _document(row) -> Document:
     return Document(
-        namespace=row.namespace, id=row.id, title=row.title, text=row.text, metadata=row.metadata or {},
-        content_hash=row.content_hash, status=row.status, error=row.error, job_id=row.job_id,
-        created_at=row.created_at, updated_at=row.updated_at,
+        namespace=row.namespace,
+        id=row.id,
+        title=row.title,
+        text=row.text,
+        metadata=row.metadata or {},
+        content_hash=row.content_hash,
+        status=row.status,
+        error=row.error,
+        job_id=row.job_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -99,9 +107,11 @@ class DocumentStore:
 
     def count_documents(self, namespace: str) -> int:
         with self._engine.connect() as conn:
-            return int(conn.execute(
-                select(func.count()).select_from(t.documents).where(t.documents.c.namespace == namespace)
-            ).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(t.documents).where(t.documents.c.namespace == namespace)
+                ).scalar_one()
+            )
 
     # --- documents --------------------------------------------------------------------------
 
@@ -109,7 +119,9 @@ class DocumentStore:
         out: dict[str, Document] = {}
         for i in range(0, len(ids), 500):
             for row in conn.execute(
-                select(t.documents).where(t.documents.c.namespace == namespace, t.documents.c.id.in_(ids[i:i + 500]))
+                select(t.documents).where(
+                    t.documents.c.namespace == namespace, t.documents.c.id.in_(ids[i : i + 500])
+                )
             ):
                 out[row.id] = _document(row)
         return out
@@ -122,7 +134,7 @@ class DocumentStore:
         for i in range(0, len(ids), 500):
             conn.execute(
                 update(t.documents)
-                .where(t.documents.c.namespace == namespace, t.documents.c.id.in_(ids[i:i + 500]))
+                .where(t.documents.c.namespace == namespace, t.documents.c.id.in_(ids[i : i + 500]))
                 .values(status="pending", error=None, job_id=job_id, updated_at=now())
             )
 
@@ -130,7 +142,9 @@ class DocumentStore:
         with self._engine.connect() as conn:
             self.get_namespace(namespace, conn)
             row = conn.execute(
-                select(t.documents).where(t.documents.c.namespace == namespace, t.documents.c.id == document_id)
+                select(t.documents).where(
+                    t.documents.c.namespace == namespace, t.documents.c.id == document_id
+                )
             ).first()
         if row is None:
             raise DocumentNotFound(f"document {document_id!r} not found in namespace {namespace!r}")
@@ -141,16 +155,23 @@ class DocumentStore:
             found = self.existing(conn, namespace, ids)
         return [found[i] for i in ids if i in found]
 
-    def list(self, namespace: str, *, limit: int, offset: int, status: str | None = None) -> tuple[list[Document], int]:
+    def list(
+        self, namespace: str, *, limit: int, offset: int, status: str | None = None
+    ) -> tuple[list[Document], int]:
         with self._engine.connect() as conn:
             self.get_namespace(namespace, conn)
             where = [t.documents.c.namespace == namespace]
             if status:
                 where.append(t.documents.c.status == status)
-            total = int(conn.execute(select(func.count()).select_from(t.documents).where(*where)).scalar_one())
+            total = int(
+                conn.execute(select(func.count()).select_from(t.documents).where(*where)).scalar_one()
+            )
             rows = conn.execute(
-                select(t.documents).where(*where)
-                .order_by(t.documents.c.created_at, t.documents.c.id).limit(limit).offset(offset)
+                select(t.documents)
+                .where(*where)
+                .order_by(t.documents.c.created_at, t.documents.c.id)
+                .limit(limit)
+                .offset(offset)
             ).all()
         return [_document(r) for r in rows], total
 
@@ -162,11 +183,13 @@ class DocumentStore:
                 .values(status=status, error=error, updated_at=now())
             )
 
-    def set_status_many(self, namespace: str, ids: list[str], status: str, *, only_pending: bool = True) -> None:
+    def set_status_many(
+        self, namespace: str, ids: list[str], status: str, *, only_pending: bool = True
+    ) -> None:
         with self._engine.begin() as conn:
             for i in range(0, len(ids), 500):
                 stmt = update(t.documents).where(
-                    t.documents.c.namespace == namespace, t.documents.c.id.in_(ids[i:i + 500])
+                    t.documents.c.namespace == namespace, t.documents.c.id.in_(ids[i : i + 500])
                 )
                 if only_pending:
                     stmt = stmt.where(t.documents.c.status == "pending")
@@ -175,5 +198,7 @@ class DocumentStore:
     def delete(self, namespace: str, document_id: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(
-                t.documents.delete().where(t.documents.c.namespace == namespace, t.documents.c.id == document_id)
+                t.documents.delete().where(
+                    t.documents.c.namespace == namespace, t.documents.c.id == document_id
+                )
             )

@@ -84,34 +84,67 @@ class SqlGraphStore:
     def write(self, batch: GraphWriteBatch) -> None:
         ns = batch.namespace
         with self._engine.begin() as conn:
-            self._insert_ignore(conn, t.passages, [
-                {"id": p.id, "namespace": ns, "document_id": p.document_id, "idx": p.index,
-                 "title": p.title, "text": p.text} for p in batch.passages
-            ])
-            self._insert_ignore(conn, t.entities, [
-                {"id": e.id, "namespace": ns, "name": e.name} for e in batch.entities
-            ])
-            self._insert_ignore(conn, t.facts, [
-                {"id": f.id, "namespace": ns, "subject_id": f.subject_id, "relation": f.relation,
-                 "object_id": f.object_id} for f in batch.facts
-            ])
-            self._insert_ignore(conn, t.fact_passages, [
-                {"fact_id": f.id, "passage_id": f.passage_id} for f in batch.facts
-            ])
-            self._insert_ignore(conn, t.mentions, [
-                {"passage_id": m.passage_id, "entity_id": m.entity_id} for m in batch.mentions
-            ])
-            self._insert_ignore(conn, t.synonyms, [
-                {"namespace": ns, "entity_a": s.entity_a, "entity_b": s.entity_b, "score": s.score}
-                for s in batch.synonyms
-            ])
+            self._insert_ignore(
+                conn,
+                t.passages,
+                [
+                    {
+                        "id": p.id,
+                        "namespace": ns,
+                        "document_id": p.document_id,
+                        "idx": p.index,
+                        "title": p.title,
+                        "text": p.text,
+                    }
+                    for p in batch.passages
+                ],
+            )
+            self._insert_ignore(
+                conn, t.entities, [{"id": e.id, "namespace": ns, "name": e.name} for e in batch.entities]
+            )
+            self._insert_ignore(
+                conn,
+                t.facts,
+                [
+                    {
+                        "id": f.id,
+                        "namespace": ns,
+                        "subject_id": f.subject_id,
+                        "relation": f.relation,
+                        "object_id": f.object_id,
+                    }
+                    for f in batch.facts
+                ],
+            )
+            self._insert_ignore(
+                conn, t.fact_passages, [{"fact_id": f.id, "passage_id": f.passage_id} for f in batch.facts]
+            )
+            self._insert_ignore(
+                conn,
+                t.mentions,
+                [{"passage_id": m.passage_id, "entity_id": m.entity_id} for m in batch.mentions],
+            )
+            self._insert_ignore(
+                conn,
+                t.synonyms,
+                [
+                    {"namespace": ns, "entity_a": s.entity_a, "entity_b": s.entity_b, "score": s.score}
+                    for s in batch.synonyms
+                ],
+            )
             vector_rows = (
-                [{"item_id": p.id, "namespace": ns, "kind": "passage", "vector": to_blob(p.embedding)}
-                 for p in batch.passages]
-                + [{"item_id": e.id, "namespace": ns, "kind": "entity", "vector": to_blob(e.embedding)}
-                   for e in batch.entities]
-                + [{"item_id": f.id, "namespace": ns, "kind": "fact", "vector": to_blob(f.embedding)}
-                   for f in batch.facts]
+                [
+                    {"item_id": p.id, "namespace": ns, "kind": "passage", "vector": to_blob(p.embedding)}
+                    for p in batch.passages
+                ]
+                + [
+                    {"item_id": e.id, "namespace": ns, "kind": "entity", "vector": to_blob(e.embedding)}
+                    for e in batch.entities
+                ]
+                + [
+                    {"item_id": f.id, "namespace": ns, "kind": "fact", "vector": to_blob(f.embedding)}
+                    for f in batch.facts
+                ]
             )
             self._insert_ignore(conn, t.vectors, vector_rows)
             before, after = self._bump_version(conn, ns)
@@ -128,11 +161,15 @@ class SqlGraphStore:
         with self._engine.begin() as conn:
             passage_ids: list[str] = []
             for chunk in _chunks(list(document_ids)):
-                passage_ids += conn.execute(
-                    select(t.passages.c.id).where(
-                        t.passages.c.namespace == namespace, t.passages.c.document_id.in_(chunk)
+                passage_ids += (
+                    conn.execute(
+                        select(t.passages.c.id).where(
+                            t.passages.c.namespace == namespace, t.passages.c.document_id.in_(chunk)
+                        )
                     )
-                ).scalars().all()
+                    .scalars()
+                    .all()
+                )
             if passage_ids:
                 self._delete_passages(conn, namespace, passage_ids)
             self._bump_version(conn, namespace)
@@ -142,25 +179,33 @@ class SqlGraphStore:
         fact_ids: set[str] = set()
         entity_ids: set[str] = set()
         for chunk in _chunks(passage_ids):
-            fact_ids.update(conn.execute(
-                select(t.fact_passages.c.fact_id).where(t.fact_passages.c.passage_id.in_(chunk))
-            ).scalars())
-            entity_ids.update(conn.execute(
-                select(t.mentions.c.entity_id).where(t.mentions.c.passage_id.in_(chunk))
-            ).scalars())
+            fact_ids.update(
+                conn.execute(
+                    select(t.fact_passages.c.fact_id).where(t.fact_passages.c.passage_id.in_(chunk))
+                ).scalars()
+            )
+            entity_ids.update(
+                conn.execute(
+                    select(t.mentions.c.entity_id).where(t.mentions.c.passage_id.in_(chunk))
+                ).scalars()
+            )
             conn.execute(t.fact_passages.delete().where(t.fact_passages.c.passage_id.in_(chunk)))
             conn.execute(t.mentions.delete().where(t.mentions.c.passage_id.in_(chunk)))
         still_supported: set[str] = set()
         for chunk in _chunks(sorted(fact_ids)):
-            still_supported.update(conn.execute(
-                select(t.fact_passages.c.fact_id).where(t.fact_passages.c.fact_id.in_(chunk)).distinct()
-            ).scalars())
+            still_supported.update(
+                conn.execute(
+                    select(t.fact_passages.c.fact_id).where(t.fact_passages.c.fact_id.in_(chunk)).distinct()
+                ).scalars()
+            )
         dead_facts = sorted(fact_ids - still_supported)
         still_mentioned: set[str] = set()
         for chunk in _chunks(sorted(entity_ids)):
-            still_mentioned.update(conn.execute(
-                select(t.mentions.c.entity_id).where(t.mentions.c.entity_id.in_(chunk)).distinct()
-            ).scalars())
+            still_mentioned.update(
+                conn.execute(
+                    select(t.mentions.c.entity_id).where(t.mentions.c.entity_id.in_(chunk)).distinct()
+                ).scalars()
+            )
         dead_entities = sorted(entity_ids - still_mentioned)
         for chunk in _chunks(dead_facts):
             conn.execute(t.facts.delete().where(t.facts.c.id.in_(chunk)))
@@ -198,12 +243,24 @@ class SqlGraphStore:
 
     def export_graph(self, namespace: str) -> GraphExport:
         with self._engine.connect() as conn:
-            passage_ids = conn.execute(
-                select(t.passages.c.id).where(t.passages.c.namespace == namespace).order_by(t.passages.c.id)
-            ).scalars().all()
-            entity_ids = conn.execute(
-                select(t.entities.c.id).where(t.entities.c.namespace == namespace).order_by(t.entities.c.id)
-            ).scalars().all()
+            passage_ids = (
+                conn.execute(
+                    select(t.passages.c.id)
+                    .where(t.passages.c.namespace == namespace)
+                    .order_by(t.passages.c.id)
+                )
+                .scalars()
+                .all()
+            )
+            entity_ids = (
+                conn.execute(
+                    select(t.entities.c.id)
+                    .where(t.entities.c.namespace == namespace)
+                    .order_by(t.entities.c.id)
+                )
+                .scalars()
+                .all()
+            )
             fact_pairs = conn.execute(
                 select(t.facts.c.subject_id, t.facts.c.object_id, func.count())
                 .select_from(t.facts.join(t.fact_passages, t.fact_passages.c.fact_id == t.facts.c.id))
@@ -216,8 +273,9 @@ class SqlGraphStore:
                 .where(t.passages.c.namespace == namespace)
             ).all()
             synonym_pairs = conn.execute(
-                select(t.synonyms.c.entity_a, t.synonyms.c.entity_b, t.synonyms.c.score)
-                .where(t.synonyms.c.namespace == namespace)
+                select(t.synonyms.c.entity_a, t.synonyms.c.entity_b, t.synonyms.c.score).where(
+                    t.synonyms.c.namespace == namespace
+                )
             ).all()
         node_ids = list(passage_ids) + list(entity_ids)
         kinds: list[NodeKind] = ["passage"] * len(passage_ids) + ["entity"] * len(entity_ids)
@@ -246,9 +304,13 @@ class SqlGraphStore:
         found: set[str] = set()
         with self._engine.connect() as conn:
             for chunk in _chunks(list(ids)):
-                found.update(conn.execute(
-                    select(t.entities.c.id).where(t.entities.c.namespace == namespace, t.entities.c.id.in_(chunk))
-                ).scalars())
+                found.update(
+                    conn.execute(
+                        select(t.entities.c.id).where(
+                            t.entities.c.namespace == namespace, t.entities.c.id.in_(chunk)
+                        )
+                    ).scalars()
+                )
         return found
 
     def get_passages(self, namespace: str, ids: Iterable[str]) -> dict[str, StoredPassage]:
@@ -256,8 +318,9 @@ class SqlGraphStore:
         with self._engine.connect() as conn:
             for chunk in _chunks(list(ids)):
                 for r in conn.execute(
-                    select(t.passages.c.id, t.passages.c.document_id, t.passages.c.title, t.passages.c.text)
-                    .where(t.passages.c.namespace == namespace, t.passages.c.id.in_(chunk))
+                    select(
+                        t.passages.c.id, t.passages.c.document_id, t.passages.c.title, t.passages.c.text
+                    ).where(t.passages.c.namespace == namespace, t.passages.c.id.in_(chunk))
                 ):
                     out[r.id] = StoredPassage(r.id, r.document_id, r.title, r.text)
         return out
@@ -269,11 +332,18 @@ class SqlGraphStore:
         with self._engine.connect() as conn:
             for chunk in _chunks(list(ids)):
                 for r in conn.execute(
-                    select(t.facts.c.id, t.facts.c.subject_id, subj.c.name, t.facts.c.relation,
-                           t.facts.c.object_id, obj.c.name.label("object_name"))
+                    select(
+                        t.facts.c.id,
+                        t.facts.c.subject_id,
+                        subj.c.name,
+                        t.facts.c.relation,
+                        t.facts.c.object_id,
+                        obj.c.name.label("object_name"),
+                    )
                     .select_from(
-                        t.facts.join(subj, subj.c.id == t.facts.c.subject_id)
-                        .join(obj, obj.c.id == t.facts.c.object_id)
+                        t.facts.join(subj, subj.c.id == t.facts.c.subject_id).join(
+                            obj, obj.c.id == t.facts.c.object_id
+                        )
                     )
                     .where(t.facts.c.namespace == namespace, t.facts.c.id.in_(chunk))
                 ):
@@ -284,18 +354,28 @@ class SqlGraphStore:
         out: dict[str, str] = {}
         with self._engine.connect() as conn:
             for chunk in _chunks(list(ids)):
-                out.update(dict(conn.execute(
-                    select(t.entities.c.id, t.entities.c.name)
-                    .where(t.entities.c.namespace == namespace, t.entities.c.id.in_(chunk))
-                ).tuples().all()))
+                out.update(
+                    dict(
+                        conn.execute(
+                            select(t.entities.c.id, t.entities.c.name).where(
+                                t.entities.c.namespace == namespace, t.entities.c.id.in_(chunk)
+                            )
+                        )
+                        .tuples()
+                        .all()
+                    )
+                )
         return out
 
     def stats(self, namespace: str) -> GraphStats:
         with self._engine.connect() as conn:
+
             def count(table) -> int:
-                return int(conn.execute(
-                    select(func.count()).select_from(table).where(table.c.namespace == namespace)
-                ).scalar_one())
+                return int(
+                    conn.execute(
+                        select(func.count()).select_from(table).where(table.c.namespace == namespace)
+                    ).scalar_one()
+                )
 
             return GraphStats(
                 passages=count(t.passages),

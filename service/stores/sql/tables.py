@@ -175,4 +175,3 @@ vectors = Table(
     Column("vector", LargeBinary, nullable=False),
 )
 Index("ix_vectors_namespace_kind", vectors.c.namespace, vectors.c.kind)
-

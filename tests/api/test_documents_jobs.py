@@ -1,0 +1,138 @@
+"""API tests of ingestion, jobs and documents against real SQLite and the real embedder."""
+
+from __future__ import annotations
+
+from tests.conftest import drain
+
+DOCS = [
+    {
+        "title": "Marie Curie",
+        "text": "Marie Curie was born in Warsaw. Marie Curie won the Nobel Prize in Physics.",
+    },
+    {
+        "id": "warsaw",
+        "title": "Warsaw",
+        "text": "Warsaw is the capital of Poland. Warsaw lies on the Vistula.",
+    },
+]
+
+
+def _create_ns(client, name="demo"):
+    r = client.post("/v1/namespaces", json={"name": name})
+    assert r.status_code == 201, r.text
+    return name
+
+
+def test_ingest_poll_and_read_back(client, container):
+    ns = _create_ns(client)
+    r = client.post(f"/v1/namespaces/{ns}/documents", json={"documents": DOCS})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["document_ids"][1] == "warsaw" and body["document_ids"][0].startswith("doc-")
+    job = client.get(f"/v1/jobs/{body['job_id']}").json()
+    assert job["status"] == "queued" and job["progress"] == {"done": 0, "total": 2, "failed": 0}
+
+    assert drain(container) == 1
+    job = client.get(f"/v1/jobs/{body['job_id']}").json()
+    assert job["status"] == "succeeded" and job["progress"]["done"] == 2 and job["errors"] == []
+
+    doc = client.get(f"/v1/namespaces/{ns}/documents/warsaw").json()
+    assert doc["status"] == "indexed" and doc["title"] == "Warsaw" and doc["job_id"] == body["job_id"]
+    listing = client.get(f"/v1/namespaces/{ns}/documents", params={"limit": 1}).json()
+    assert listing["total"] == 2 and len(listing["documents"]) == 1
+    page2 = client.get(f"/v1/namespaces/{ns}/documents", params={"limit": 1, "offset": 1}).json()
+    assert page2["documents"][0]["id"] != listing["documents"][0]["id"]
+
+    stats = client.get(f"/v1/namespaces/{ns}/stats").json()
+    assert stats["documents"] == 2 and stats["passages"] == 2
+    assert stats["entities"] > 0 and stats["facts"] > 0
+
+
+def test_reposting_identical_content_creates_nothing(client, container):
+    ns = _create_ns(client)
+    first = client.post(f"/v1/namespaces/{ns}/documents", json={"documents": DOCS}).json()
+    drain(container)
+    before = client.get(f"/v1/namespaces/{ns}/stats").json()
+    again = client.post(f"/v1/namespaces/{ns}/documents", json={"documents": DOCS})
+    assert again.status_code == 202
+    assert again.json() == first  # same document ids AND the same job
+    assert drain(container) == 0  # nothing was queued
+    assert client.get(f"/v1/namespaces/{ns}/stats").json() == before
+    assert client.get("/v1/jobs", params={"namespace": ns}).json()["total"] == 1
+
+
+def test_same_id_with_different_content_is_a_conflict(client, container):
+    ns = _create_ns(client)
+    client.post(f"/v1/namespaces/{ns}/documents", json={"documents": [DOCS[1]]})
+    r = client.post(
+        f"/v1/namespaces/{ns}/documents",
+        json={"documents": [{"id": "warsaw", "text": "Something else entirely."}]},
+    )
+    assert r.status_code == 409 and r.json()["code"] == "conflict"
+
+
+def test_long_documents_are_split_into_passages(client, container):
+    ns = _create_ns(client)
+    container.settings.extraction.max_passage_words = 20
+    sentence = "Ada Lovelace wrote about the Analytical Engine of Charles Babbage in London. "
+    client.post(f"/v1/namespaces/{ns}/documents", json={"documents": [{"text": sentence * 6}]})
+    drain(container)
+    assert client.get(f"/v1/namespaces/{ns}/stats").json()["passages"] == 6
+
+
+def test_delete_document_restores_stats_exactly(client, container):
+    ns = _create_ns(client)
+    client.post(f"/v1/namespaces/{ns}/documents", json={"documents": [DOCS[0]]})
+    drain(container)
+    before = client.get(f"/v1/namespaces/{ns}/stats").json()
+    extra = {
+        "id": "extra",
+        "title": "Pierre Curie",
+        "text": "Pierre Curie married Marie Curie in Sceaux. Pierre Curie taught at the Sorbonne in Paris.",
+    }
+    client.post(f"/v1/namespaces/{ns}/documents", json={"documents": [extra]})
+    drain(container)
+    during = client.get(f"/v1/namespaces/{ns}/stats").json()
+    assert during["passages"] == before["passages"] + 1 and during["entities"] > before["entities"]
+    assert client.delete(f"/v1/namespaces/{ns}/documents/extra").status_code == 204
+    assert client.get(f"/v1/namespaces/{ns}/stats").json() == before
+    assert client.get(f"/v1/namespaces/{ns}/documents/extra").status_code == 404
+
+
+def test_job_list_and_cancel(client, container):
+    ns = _create_ns(client)
+    job_id = client.post(f"/v1/namespaces/{ns}/documents", json={"documents": DOCS}).json()["job_id"]
+    listed = client.get("/v1/jobs", params={"namespace": ns, "status": "queued"}).json()
+    assert [j["id"] for j in listed["jobs"]] == [job_id]
+    cancelled = client.post(f"/v1/jobs/{job_id}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert drain(container) == 0
+    assert client.get(f"/v1/namespaces/{ns}/documents/warsaw").json()["status"] == "cancelled"
+    again = client.post(f"/v1/jobs/{job_id}/cancel")
+    assert again.status_code == 409
+    # Re-posting cancelled documents queues them again.
+    retry = client.post(f"/v1/namespaces/{ns}/documents", json={"documents": DOCS}).json()
+    assert retry["job_id"] != job_id
+    drain(container)
+    assert client.get(f"/v1/jobs/{retry['job_id']}").json()["status"] == "succeeded"
+
+
+def test_namespace_lifecycle_and_cascade(client, container):
+    ns = _create_ns(client, "to-delete")
+    assert client.post("/v1/namespaces", json={"name": ns}).status_code == 409
+    assert [n["name"] for n in client.get("/v1/namespaces").json()["namespaces"]] == [ns]
+    assert client.get(f"/v1/namespaces/{ns}").json()["name"] == ns
+    job_id = client.post(f"/v1/namespaces/{ns}/documents", json={"documents": DOCS}).json()["job_id"]
+    drain(container)
+    assert client.delete(f"/v1/namespaces/{ns}").status_code == 204
+    assert client.get(f"/v1/namespaces/{ns}").status_code == 404
+    assert client.get(f"/v1/jobs/{job_id}").status_code == 404
+    assert container.graph.stats(ns).passages == 0 and container.graph.stats(ns).entities == 0
+    _create_ns(client, "to-delete")  # the name is free again, and empty
+    assert client.get(f"/v1/namespaces/{ns}/stats").json()["documents"] == 0
+
+
+def test_health_and_ready(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.json()["status"] == "ready"
