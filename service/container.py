@@ -16,6 +16,7 @@ from service.llm.client import LLMClient
 from service.llm.embedder import Embedder, SentenceTransformerEmbedder
 from service.pipeline.ingest import IngestOptions
 from service.pipeline.query import RetrievalParams
+from service.retrieval.lexical import LexicalIndexCache
 from service.retrieval.snapshot import SnapshotCache
 from service.settings import Settings
 from service.stores.base import GraphStore
@@ -65,6 +66,11 @@ class Container:
     @cached_property
     def snapshots(self) -> SnapshotCache:
         return SnapshotCache(self.graph)
+
+    @cached_property
+    def lexical(self) -> LexicalIndexCache:
+        """BM25 indexes for the ``bm25`` query mode, built lazily per snapshot version."""
+        return LexicalIndexCache(self.graph)
 
     @cached_property
     def embedder(self) -> Embedder:

@@ -14,14 +14,16 @@ from typing import Literal
 import numpy as np
 
 from service.domain.models import RankedPassage
+from service.errors import InvalidInput
 from service.llm.embedder import Embedder
+from service.retrieval.lexical import LexicalIndexCache
 from service.retrieval.linking import link_facts
 from service.retrieval.ppr import personalized_pagerank
 from service.retrieval.seeds import entity_seeds, reset_vector
 from service.retrieval.snapshot import Snapshot, SnapshotCache
 from service.stores.base import GraphStore
 
-Mode = Literal["graph", "dense"]
+Mode = Literal["graph", "dense", "bm25"]
 
 
 @dataclass(frozen=True)
@@ -82,10 +84,20 @@ def query(
     snapshots: SnapshotCache,
     embedder: Embedder,
     params: RetrievalParams,
+    lexical: LexicalIndexCache | None = None,
 ) -> QueryResult:
     timer = _Timer()
     snapshot = snapshots.get(namespace)
     timer.lap("snapshot")
+    if mode == "bm25":  # lexical ranking: no query embedding, so its latency is BM25's own
+        if lexical is None:
+            raise InvalidInput("bm25 mode needs the lexical index cache (query(..., lexical=...))")
+        ranked = [] if snapshot.empty else lexical.get(snapshot).rank(text, top_k)
+        timer.lap("bm25")
+        result = QueryResult(mode=mode, passages=_materialize(store, snapshot, namespace, ranked))
+        timer.lap("fetch")
+        result.timings_ms = {**timer.timings, "total": round(sum(timer.timings.values()), 3)}
+        return result
     q = embedder.embed([text])[0]
     timer.lap("embed")
     if snapshot.empty:
