@@ -124,7 +124,12 @@ _STOP_CAPS = {
     "among",
 }
 _YEAR_OR_NUMBER = re.compile(r"^\d{1,4}(?:s)?$|^\d{1,3}(?:,\d{3})+$")
-_MAX_RELATION_WORDS = 6
+_MAX_RELATION_WORDS = 30
+# A sentence that opens with one of these (within its first few words) is about the passage's
+# title in encyclopedic text ("Currently, he is a professor at ..."): a cheap coreference.
+_PRONOUNS = {"he", "she", "it", "they", "his", "her", "its", "their"}
+_PRONOUN_WINDOW = 4
+_MIN_SENTENCE_WORDS = 3
 
 
 def _is_capitalized(token: str) -> bool:
@@ -166,6 +171,15 @@ def _spans(tokens: list[str]) -> list[tuple[int, int]]:
     return spans
 
 
+def _leading_pronoun(tokens: list[str], spans: list[tuple[int, int]]) -> int | None:
+    """Index of a pronoun among the sentence's first words, before any entity; else None."""
+    first_entity = spans[0][0] if spans else len(tokens)
+    for i in range(min(_PRONOUN_WINDOW, first_entity)):
+        if tokens[i].casefold() in _PRONOUNS:
+            return i
+    return None
+
+
 class OfflineExtractor:
     name = "offline"
 
@@ -175,21 +189,30 @@ class OfflineExtractor:
         title = (passage.title or "").strip()
         if title:
             entities.append(title)
-        for sentence_index, sentence in enumerate(
-            s for s in _SENTENCE_SPLIT.split(passage.text) if s.strip()
-        ):
+        opening_done = False
+        for sentence in (s for s in _SENTENCE_SPLIT.split(passage.text) if s.strip()):
             tokens = _TOKEN.findall(sentence)
+            if len(tokens) < _MIN_SENTENCE_WORDS:  # headings such as "Introduction"
+                continue
             spans = _spans(tokens)
             names = [" ".join(tokens[a:b]) for a, b in spans]
             entities.extend(names)
-            # The title is what a wiki-style passage is about: tie it to the opening sentence.
-            if title and sentence_index == 0:
+            if title and not opening_done:
+                # The opening sentence of a wiki-style passage defines its title.
                 triples.extend((title, "described as", name) for name in names)
+                opening_done = True
+            pronoun = _leading_pronoun(tokens, spans)
+            if title and pronoun is not None:
+                # The title stands in for the pronoun and relates to every entity of the sentence.
+                for (a, _), name in zip(spans, names, strict=True):
+                    triples.append((title, _relation(tokens[pronoun + 1 : a]), name))
             for k in range(len(spans)):
                 for m in range(k + 1, len(spans)):
                     if m != k + 1 and k != 0:
                         continue
-                    between = tokens[spans[k][1] : spans[m][0]]
-                    relation = " ".join(between[:_MAX_RELATION_WORDS]) if between else "related to"
-                    triples.append((names[k], relation, names[m]))
+                    triples.append((names[k], _relation(tokens[spans[k][1] : spans[m][0]]), names[m]))
         return clean_extraction(entities, triples)
+
+
+def _relation(words: list[str]) -> str:
+    return " ".join(words[:_MAX_RELATION_WORDS]) if words else "related to"

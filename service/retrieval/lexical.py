@@ -24,6 +24,8 @@ from service.retrieval.snapshot import Snapshot
 from service.stores.base import GraphStore
 
 logger = logging.getLogger(__name__)
+# bm25s sets its own logger to DEBUG on import; let it inherit the application's level again.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 STOPWORDS = "en"
 
