@@ -106,6 +106,43 @@ def llm_client(llm_container: Container) -> TestClient:
         yield cl
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL for the session: HIPPOGRAPH_TEST_POSTGRES_URL (an admin URL) when set,
+    else a throwaway cluster from Debian's server packages. Fails, never skips, when it cannot
+    start: a PostgreSQL path that was never exercised does not count."""
+    from tests.support.postgres_server import start_postgres
+
+    url = os.environ.get("HIPPOGRAPH_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    import shutil
+    import tempfile
+
+    # Not under pytest's 0700 basetemp: the server runs as the postgres user and must reach it.
+    base = Path(tempfile.mkdtemp(prefix="hippograph-pg-"))
+    server = start_postgres(base)
+    yield server.admin_url
+    server.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(postgres) -> str:
+    """A fresh, empty database for one test."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))  # name is ours, not user input
+    admin.dispose()
+    return postgres.rsplit("/", 1)[0] + "/" + name
+
+
 def shared_data(*parts: str) -> Path:
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():

@@ -79,9 +79,11 @@ class Report:
     @staticmethod
     def _diagnostics(mode: str, r: ModeResult) -> dict[str, int]:
         # graph mode answers with dense ranking when no fact links to the question
-        return {"dense_fallbacks": r.fallbacks, "llm_errors": r.llm_errors} if mode == "graph" else {
-            "llm_errors": r.llm_errors
-        }
+        return (
+            {"dense_fallbacks": r.fallbacks, "llm_errors": r.llm_errors}
+            if mode == "graph"
+            else {"llm_errors": r.llm_errors}
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

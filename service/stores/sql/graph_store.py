@@ -6,7 +6,6 @@ in-memory matrix (``VectorCache``) that follows ``graph_version``.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -22,6 +21,7 @@ from service.domain.models import (
     StoredPassage,
     VectorKind,
 )
+from service.stores.export import build_export
 from service.stores.sql import tables as t
 from service.stores.vector_cache import VectorCache, top_k_search
 
@@ -387,33 +387,3 @@ class SqlGraphStore:
     def close(self) -> None:
         """The engine belongs to the container, which disposes of it."""
 
-
-def build_export(
-    node_ids: list[str],
-    kinds: list[NodeKind],
-    fact_pairs: Iterable[tuple[str, str, int]],
-    mention_pairs: Iterable[tuple[str, str]],
-    synonym_pairs: Iterable[tuple[str, str, float]],
-) -> GraphExport:
-    """Merge the three edge sources into unordered, summed ``(i, j, weight)`` edges.
-
-    Shared by every backend so that the PPR input is identical whatever stores the graph.
-    """
-    index = {id_: i for i, id_ in enumerate(node_ids)}
-    weights: dict[tuple[int, int], float] = defaultdict(float)
-
-    def add(a: str, b: str, w: float) -> None:
-        ia, ib = index.get(a), index.get(b)
-        if ia is None or ib is None or ia == ib:
-            return
-        key = (ia, ib) if ia < ib else (ib, ia)
-        weights[key] += float(w)
-
-    for s, o, n in fact_pairs:
-        add(s, o, n)
-    for p, e in mention_pairs:
-        add(p, e, 1.0)
-    for a, b, score in synonym_pairs:
-        add(a, b, score)
-    edges = [(i, j, w) for (i, j), w in sorted(weights.items())]
-    return GraphExport(node_ids=node_ids, node_kinds=kinds, edges=edges)
