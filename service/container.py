@@ -17,6 +17,7 @@ from service.llm.embedder import Embedder, SentenceTransformerEmbedder
 from service.pipeline.ingest import IngestOptions
 from service.pipeline.query import RetrievalParams
 from service.retrieval.lexical import LexicalIndexCache
+from service.retrieval.linking import LinkingParams
 from service.retrieval.snapshot import SnapshotCache
 from service.settings import Settings
 from service.stores.base import GraphStore
@@ -136,7 +137,14 @@ class Container:
     def retrieval_params(self) -> RetrievalParams:
         r = self.settings.retrieval
         return RetrievalParams(
-            linking_top_k=r.linking_top_k, passage_node_weight=r.passage_node_weight, damping=r.damping
+            linking=LinkingParams(
+                top_k=r.linking_top_k,
+                passage_bonus=r.passage_bonus,
+                question_entity_bonus=r.question_entity_bonus,
+            ),
+            passage_node_weight=r.passage_node_weight,
+            passage_seed_power=r.passage_seed_power,
+            damping=r.damping,
         )
 
     def close(self) -> None:

@@ -77,8 +77,14 @@ class RetrievalSettings(BaseModel):
     """Query-time parameters. Defaults are set once for every dataset; see docs/retrieval.md."""
 
     default_mode: Literal["graph", "dense", "auto"] = "auto"
-    linking_top_k: int = 5
+    linking_top_k: int = 3
+    # Fact score = cos(query, fact) + passage_bonus * best dense score of the fact's passages
+    #            + question_entity_bonus if the fact names an entity the question names.
+    passage_bonus: float = 0.5
+    question_entity_bonus: float = 0.15
+    # Passage seeds = passage_node_weight * minmax(dense) ** passage_seed_power.
     passage_node_weight: float = 0.05
+    passage_seed_power: float = 8.0
     damping: float = 0.5
     max_top_k: int = 200
     llm_fact_filter: bool = False

@@ -81,8 +81,14 @@ class Fact:
 
 
 def fact_text(subject: str, relation: str, obj: str) -> str:
-    """The string a fact is embedded as (stable: changing it changes every fact vector)."""
-    return f"{subject} {relation} {obj}"
+    """The string a fact is embedded as (stable: changing it changes every fact vector).
+
+    The tuple form of the normalized parts, as HippoRAG embeds facts; on MuSiQue it linked
+    better than plain "s r o" text (docs/retrieval.md).
+    """
+    from service.domain.normalize import normalize_name, normalize_relation
+
+    return str((normalize_name(subject), normalize_relation(relation), normalize_name(obj)))
 
 
 @dataclass(frozen=True)

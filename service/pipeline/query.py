@@ -17,7 +17,7 @@ from service.domain.models import RankedPassage
 from service.errors import InvalidInput
 from service.llm.embedder import Embedder
 from service.retrieval.lexical import LexicalIndexCache
-from service.retrieval.linking import link_facts
+from service.retrieval.linking import LinkingParams, link_facts
 from service.retrieval.ppr import personalized_pagerank
 from service.retrieval.seeds import entity_seeds, reset_vector
 from service.retrieval.snapshot import Snapshot, SnapshotCache
@@ -28,8 +28,11 @@ Mode = Literal["graph", "dense", "bm25"]
 
 @dataclass(frozen=True)
 class RetrievalParams:
-    linking_top_k: int = 5
+    """Graph-mode parameters; defaults are the service defaults (docs/retrieval.md)."""
+
+    linking: LinkingParams = field(default_factory=LinkingParams)
     passage_node_weight: float = 0.05
+    passage_seed_power: float = 8.0
     damping: float = 0.5
 
 
@@ -109,7 +112,7 @@ def query(
     if mode == "dense":
         ranked = [(int(r), float(dense[r])) for r in _top(dense, top_k)]
     else:
-        ranked = _graph_rank(snapshot, q, dense, top_k, params, result, timer)
+        ranked = _graph_rank(snapshot, text, q, dense, top_k, params, result, timer)
     result.passages = _materialize(store, snapshot, namespace, ranked)
     timer.lap("fetch")
     result.timings_ms = timer.timings
@@ -119,6 +122,7 @@ def query(
 
 def _graph_rank(
     snapshot: Snapshot,
+    question: str,
     q: np.ndarray,
     dense: np.ndarray,
     top_k: int,
@@ -126,7 +130,7 @@ def _graph_rank(
     result: QueryResult,
     timer: _Timer,
 ) -> list[tuple[int, float]]:
-    linked = link_facts(snapshot, q, params.linking_top_k)
+    linked = link_facts(snapshot, q, dense, question, params.linking)
     timer.lap("link")
     seeds = entity_seeds(snapshot, linked)
     if not seeds:
@@ -139,12 +143,14 @@ def _graph_rank(
         SeedEntity(snapshot.node_ids[node], snapshot.entity_names.get(node, ""), round(weight, 6))
         for node, weight in sorted(seeds.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
-    reset = reset_vector(snapshot, seeds, dense, params.passage_node_weight)
+    reset = reset_vector(snapshot, seeds, dense, params.passage_node_weight, params.passage_seed_power)
     timer.lap("seeds")
     ppr = personalized_pagerank(snapshot.graph, reset, params.damping)
     timer.lap("ppr")
     passage_scores = ppr[snapshot.passage_nodes]
-    return [(int(r), float(passage_scores[r])) for r in _top(passage_scores, top_k)]
+    # Equal walk mass (common in tiny graphs) is broken by dense similarity, then by row.
+    order = np.lexsort((np.arange(len(passage_scores)), -dense, -passage_scores))[:top_k]
+    return [(int(r), float(passage_scores[r])) for r in order]
 
 
 def _materialize(

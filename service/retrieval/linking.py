@@ -1,4 +1,10 @@
-"""Linking a query to the graph: the facts (and through them the entities) it is about."""
+"""Linking a query to the graph: the facts (and through them the entities) it is about.
+
+Query-fact cosine alone, with a small embedder, often picks a fact about the right kind of
+thing but the wrong entity (snowfall in another city). Two signals that need no LLM fix much of
+that: how similar the fact's own passage is to the query, and whether the fact names an entity
+that the question names. See docs/retrieval.md for the measurements.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +12,55 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.retrieval.snapshot import Snapshot
+from service.retrieval.snapshot import Snapshot, name_key
+
+
+@dataclass(frozen=True)
+class LinkingParams:
+    top_k: int = 3
+    passage_bonus: float = 0.5  # beta: weight of the best dense score among the fact's passages
+    question_entity_bonus: float = 0.15  # gamma: added when the fact names a question entity
 
 
 @dataclass(frozen=True)
 class LinkedFact:
     row: int  # row in snapshot.fact_matrix
-    score: float  # cosine similarity to the query
-    weight: float  # score min-max normalized over all facts (as HippoRAG 2 seeds with)
+    score: float  # combined raw score (cosine + bonuses)
+    weight: float  # score min-max normalized over all facts; what seeds are made of
 
 
-def link_facts(snapshot: Snapshot, query: np.ndarray, top_k: int) -> list[LinkedFact]:
-    """The ``top_k`` facts closest to the query, best first (ties broken by row for determinism)."""
-    if not snapshot.fact_ids or top_k <= 0:
+def min_max(values: np.ndarray) -> np.ndarray:
+    if values.size == 0:
+        return values
+    lo, hi = float(values.min()), float(values.max())
+    return (values - lo) / (hi - lo) if hi > lo else np.ones_like(values)
+
+
+def question_entities(snapshot: Snapshot, question: str) -> set[int]:
+    """Entity nodes whose whole name occurs in the question as a run of words."""
+    tokens = name_key(question)
+    found: set[int] = set()
+    longest = min(snapshot.max_name_tokens, len(tokens))
+    for size in range(1, longest + 1):
+        for start in range(len(tokens) - size + 1):
+            found.update(snapshot.name_index.get(tokens[start : start + size], ()))
+    return found
+
+
+def link_facts(
+    snapshot: Snapshot, query: np.ndarray, dense: np.ndarray, question: str, params: LinkingParams
+) -> list[LinkedFact]:
+    """The ``top_k`` facts for the query, best first (ties broken by row for determinism)."""
+    if not snapshot.fact_ids or params.top_k <= 0:
         return []
     scores = snapshot.fact_matrix @ query
-    lo, hi = float(scores.min()), float(scores.max())
-    span = hi - lo
-    k = min(top_k, len(scores))
-    order = np.lexsort((np.arange(len(scores)), -scores))[:k]
-    return [
-        LinkedFact(int(r), float(scores[r]), (float(scores[r]) - lo) / span if span > 0 else 1.0)
-        for r in order
-    ]
+    if params.passage_bonus:
+        scores = scores + params.passage_bonus * snapshot.fact_source_max(dense)
+    if params.question_entity_bonus:
+        named = np.fromiter(question_entities(snapshot, question), dtype=np.int64)
+        if named.size:
+            hit = np.isin(snapshot.fact_subject_nodes, named) | np.isin(snapshot.fact_object_nodes, named)
+            scores = scores + params.question_entity_bonus * hit
+    weights = min_max(scores)
+    order = np.lexsort((np.arange(len(scores)), -scores))[: params.top_k]
+    return [LinkedFact(int(r), float(scores[r]), float(weights[r])) for r in order]

@@ -1,16 +1,18 @@
 """The per-namespace, in-memory retrieval snapshot, rebuilt when ``graph_version`` changes.
 
 Everything a query needs lives here — the igraph graph, passage/fact vector matrices aligned with
-graph nodes, entity names — so a query does no store round trips until it fetches the text of
-the passages it returns. Both graph backends feed the same snapshot, which is why they rank
-identically.
+graph nodes, which passages state each fact, an index of entity names — so a query does no store
+round trips until it fetches the text of the passages it returns. Both graph backends feed the
+same snapshot, which is why they rank identically.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 
 import igraph as ig
@@ -21,6 +23,13 @@ from service.stores.base import GraphStore
 
 logger = logging.getLogger(__name__)
 
+_WORDS = re.compile(r"\w+")
+
+
+def name_key(text: str) -> tuple[str, ...]:
+    """Word tokens of a normalized string: the unit question/entity-name matching works on."""
+    return tuple(_WORDS.findall(normalize_name(text)))
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -28,7 +37,6 @@ class Snapshot:
     version: int
     graph: ig.Graph
     node_ids: list[str]
-    is_passage: np.ndarray  # bool per node
     passage_ids: list[str]  # rows of passage_matrix
     passage_matrix: np.ndarray
     passage_nodes: np.ndarray  # node index of each passage row
@@ -37,15 +45,27 @@ class Snapshot:
     fact_subject_nodes: np.ndarray
     fact_object_nodes: np.ndarray
     fact_texts: list[str]
+    # Passage rows stating each fact, flattened: fact row i owns
+    # fact_source_rows[fact_source_start[i]:fact_source_start[i + 1]] (never empty).
+    fact_source_rows: np.ndarray
+    fact_source_start: np.ndarray
     entity_passage_counts: np.ndarray  # per node: passages mentioning it (0 for passages)
-    entity_names: dict[int, str]  # node index -> normalized entity name
+    entity_names: dict[int, str]  # node index -> entity name as stored
+    name_index: dict[tuple[str, ...], list[int]]  # name_key -> entity nodes (names >= min chars)
+    max_name_tokens: int
 
     @property
     def empty(self) -> bool:
         return not self.passage_ids
 
+    def fact_source_max(self, passage_scores: np.ndarray) -> np.ndarray:
+        """Per fact, the best score among the passages that state it."""
+        if not self.fact_ids:
+            return np.zeros(0)
+        return np.maximum.reduceat(passage_scores[self.fact_source_rows], self.fact_source_start[:-1])
 
-def build_snapshot(store: GraphStore, namespace: str) -> Snapshot:
+
+def build_snapshot(store: GraphStore, namespace: str, *, min_name_chars: int = 4) -> Snapshot:
     started = time.perf_counter()
     version = store.graph_version(namespace)
     export = store.export_graph(namespace)
@@ -65,25 +85,40 @@ def build_snapshot(store: GraphStore, namespace: str) -> Snapshot:
     keep = [k for k, p in enumerate(passage_ids) if p in index]
     passage_ids = [passage_ids[k] for k in keep]
     passage_matrix = passage_matrix[keep] if keep else np.zeros((0, 0), np.float32)
+    passage_row = {p: r for r, p in enumerate(passage_ids)}
+
+    sources: dict[str, list[int]] = defaultdict(list)
+    for fact, passage in store.fact_sources(namespace):
+        if passage in passage_row:
+            sources[fact].append(passage_row[passage])
 
     fact_ids, fact_matrix = store.export_vectors(namespace, "fact")
     facts = store.get_facts(namespace, fact_ids)
     keep = [
         k
         for k, f in enumerate(fact_ids)
-        if f in facts and facts[f].subject_id in index and facts[f].object_id in index
+        if f in facts and f in sources and facts[f].subject_id in index and facts[f].object_id in index
     ]
     fact_ids = [fact_ids[k] for k in keep]
     fact_matrix = fact_matrix[keep] if keep else np.zeros((0, 0), np.float32)
+    source_lists = [sorted(sources[f]) for f in fact_ids]
+    starts = np.zeros(len(fact_ids) + 1, dtype=np.int64)
+    starts[1:] = np.cumsum([len(s) for s in source_lists])
 
     entity_nodes = [node for node, passage in zip(export.node_ids, is_passage, strict=True) if not passage]
     names = store.get_entity_names(namespace, entity_nodes)
+    name_index: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for entity, name in sorted(names.items()):
+        if len(normalize_name(name)) >= min_name_chars:
+            key = name_key(name)
+            if key:
+                name_index[key].append(index[entity])
+
     snapshot = Snapshot(
         namespace=namespace,
         version=version,
         graph=graph,
         node_ids=export.node_ids,
-        is_passage=is_passage,
         passage_ids=passage_ids,
         passage_matrix=passage_matrix,
         passage_nodes=np.array([index[p] for p in passage_ids], dtype=np.int64),
@@ -92,8 +127,12 @@ def build_snapshot(store: GraphStore, namespace: str) -> Snapshot:
         fact_subject_nodes=np.array([index[facts[f].subject_id] for f in fact_ids], dtype=np.int64),
         fact_object_nodes=np.array([index[facts[f].object_id] for f in fact_ids], dtype=np.int64),
         fact_texts=[f"{facts[f].subject} {facts[f].relation} {facts[f].object}" for f in fact_ids],
+        fact_source_rows=np.array([r for s in source_lists for r in s], dtype=np.int64),
+        fact_source_start=starts,
         entity_passage_counts=counts,
-        entity_names={index[e]: normalize_name(name) for e, name in names.items()},
+        entity_names={index[e]: name for e, name in names.items()},
+        name_index=dict(name_index),
+        max_name_tokens=max((len(k) for k in name_index), default=0),
     )
     logger.info(
         "snapshot %s v%d: %d nodes, %d edges, %d facts in %.0f ms",

@@ -56,6 +56,9 @@ class GraphStore(Protocol):
         fact edges (weight = number of (fact, supporting passage) pairs for the entity pair),
         mention edges passage-entity (weight 1) and synonym edges (weight = cosine)."""
 
+    def fact_sources(self, namespace: str) -> list[tuple[str, str]]:
+        """Every ``(fact_id, passage_id)`` pair: which passages state which fact."""
+
     def export_vectors(self, namespace: str, kind: VectorKind) -> tuple[list[str], np.ndarray]:
         """Every vector of a kind, as ids and an ``(n, dim)`` float32 matrix (rows L2-normalized)."""
 

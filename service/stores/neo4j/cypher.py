@@ -163,6 +163,11 @@ MATCH (s:Entity)-[f:FACT]->(o:Entity) WHERE f.namespace = $namespace
 RETURN s.id AS subject_id, o.id AS object_id, count(f) AS n
 """
 
+FACT_SOURCES = """
+MATCH ()-[f:FACT]->() WHERE f.namespace = $namespace
+RETURN f.id AS fact_id, f.passage_id AS passage_id
+"""
+
 MENTION_PAIRS = """
 MATCH (p:Passage)-[:MENTIONS]->(e:Entity) WHERE p.namespace = $namespace
 RETURN p.id AS passage_id, e.id AS entity_id

@@ -281,6 +281,16 @@ class SqlGraphStore:
         kinds: list[NodeKind] = ["passage"] * len(passage_ids) + ["entity"] * len(entity_ids)
         return build_export(node_ids, kinds, fact_pairs, mention_pairs, synonym_pairs)
 
+    def fact_sources(self, namespace: str) -> list[tuple[str, str]]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(t.fact_passages.c.fact_id, t.fact_passages.c.passage_id)
+                .select_from(t.fact_passages.join(t.facts, t.facts.c.id == t.fact_passages.c.fact_id))
+                .where(t.facts.c.namespace == namespace)
+                .order_by(t.fact_passages.c.fact_id, t.fact_passages.c.passage_id)
+            ).all()
+        return [(r[0], r[1]) for r in rows]
+
     def _load_vectors(self, namespace: str, kind: str) -> tuple[list[str], np.ndarray]:
         with self._engine.connect() as conn:
             rows = conn.execute(
@@ -386,4 +396,3 @@ class SqlGraphStore:
 
     def close(self) -> None:
         """The engine belongs to the container, which disposes of it."""
-

@@ -1,0 +1,487 @@
+"""The Neo4j graph backend: the same contract as ``SqlGraphStore``, on a Neo4j 5 (Community) server.
+
+Data model (Cypher in ``cypher.py``, constraints and indexes in ``schema.py``):
+
+* ``:Passage`` and ``:Entity`` nodes carry their vector in ``embedding``; ``:MENTIONS`` links a
+  passage to the entities it mentions; ``:SYNONYM`` links two entities once (``entity_a <
+  entity_b``) with the cosine in ``score``.
+* A fact is stored as ONE ``:FACT`` relationship from subject to object PER SUPPORTING PASSAGE
+  (``{id, passage_id, relation, embedding}``), the graph twin of the SQL ``fact_passages`` rows:
+  the relationship is the support record. So a fact lives exactly while one of its
+  relationships does, deleting a passage's support is ``DELETE`` of the relationships carrying its
+  id (no list to rewrite, nothing that can be left half-updated), and the export weight of an
+  entity pair is the plain count of its ``:FACT`` relationships. Every relationship of one fact id
+  carries the same relation text and vector (the first writer's; see ``MERGE_FACTS``), so any of
+  them can answer for the fact; stats count distinct ids.
+* ``(:GraphMeta {namespace, version})`` holds ``graph_version``. Every write transaction bumps it
+  FIRST, which takes an exclusive lock on it: writers of one namespace are serialized, like the
+  single SQLite writer, and the version a writer moved from is exactly ``version - 1``.
+* Every node and every ``:FACT``/``:SYNONYM`` relationship carries ``namespace``; every statement
+  filters on it.
+
+Vector search uses the native vector indexes (one per kind, global across namespaces): it
+over-fetches, keeps this namespace's hits, re-scores the kept candidates from their stored vectors
+exactly as the SQL backend does, and when the index cannot vouch for a complete answer (a small
+namespace inside a large index) it falls back to exact numpy search over the namespace's vectors.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import neo4j
+import numpy as np
+from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
+
+from service.domain.models import (
+    GraphExport,
+    GraphStats,
+    GraphWriteBatch,
+    NodeKind,
+    StoredFact,
+    StoredPassage,
+    VectorKind,
+)
+from service.errors import GraphStoreUnavailable
+from service.settings import GraphSettings
+from service.stores.export import build_export
+from service.stores.neo4j import cypher, schema
+from service.stores.vector_cache import VectorCache, top_k_search
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Vector search tuning (see ``search_vectors``).
+_FETCH_FACTOR = 4
+_MIN_FETCH = 32
+_MAX_FETCH = 4096
+_QUERIES_PER_CALL = 64
+# Index scores come from HNSW; a candidate is only ruled out by them with this much room.
+_INDEX_MARGIN = 0.02
+# Server-side cosine vs. numpy float32 dot product: keep near-ties for the exact re-score.
+_SCORE_EPS = 1e-5
+
+
+class DanglingReference(ValueError):
+    """A batch's mention, fact or synonym names an entity or passage that does not exist."""
+
+
+def _translate_errors(fn: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except (ServiceUnavailable, SessionExpired, AuthError) as exc:
+            raise GraphStoreUnavailable(f"Neo4j is unavailable: {exc.__class__.__name__}: {exc}") from exc
+
+    return wrapper
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _vector(v: np.ndarray) -> list[float]:
+    return np.asarray(v, dtype=np.float32).ravel().tolist()
+
+
+def _matrix(rows: list[list[float]]) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.asarray(rows, dtype=np.float32)
+
+
+class Neo4jGraphStore:
+    def __init__(
+        self,
+        driver: neo4j.Driver,
+        *,
+        database: str = "neo4j",
+        batch_rows: int = 2_000,
+        owns_driver: bool = True,
+    ) -> None:
+        if batch_rows <= 0:
+            raise ValueError("batch_rows must be positive")
+        self._driver = driver
+        self._database = database
+        self._batch = batch_rows
+        self._owns_driver = owns_driver
+        self._vectors = VectorCache()
+
+    @classmethod
+    def connect(cls, settings: GraphSettings) -> Neo4jGraphStore:
+        password = settings.neo4j_password.get_secret_value()
+        auth = (settings.neo4j_user, password) if password else None
+        driver = neo4j.GraphDatabase.driver(settings.neo4j_uri, auth=auth)
+        try:
+            driver.execute_query("RETURN 1", database_=settings.neo4j_database)
+        except (ServiceUnavailable, SessionExpired, AuthError) as exc:
+            driver.close()
+            raise GraphStoreUnavailable(
+                f"cannot reach Neo4j at {settings.neo4j_uri}: {exc.__class__.__name__}: {exc}"
+            ) from exc
+        except BaseException:
+            driver.close()
+            raise
+        return cls(driver, database=settings.neo4j_database, batch_rows=settings.neo4j_batch_rows)
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _session(self) -> neo4j.Session:
+        return self._driver.session(database=self._database)
+
+    def _read(self, query: str, params: dict[str, Any]) -> list[neo4j.Record]:
+        records, _, _ = self._driver.execute_query(
+            query, params, database_=self._database, routing_=neo4j.RoutingControl.READ
+        )
+        return records
+
+    def _read_chunked(self, query: str, namespace: str, ids: Iterable[str]) -> list[neo4j.Record]:
+        unique = list(dict.fromkeys(ids))
+        out: list[neo4j.Record] = []
+        for chunk in _chunks(unique, self._batch):
+            out += self._read(query, {"namespace": namespace, "ids": list(chunk)})
+        return out
+
+    def _run_chunked(self, tx: neo4j.ManagedTransaction, query: str, namespace: str, rows: list) -> None:
+        for chunk in _chunks(rows, self._batch):
+            tx.run(query, {"namespace": namespace, "rows": list(chunk)}).consume()
+
+    # --- schema -----------------------------------------------------------------------------
+
+    @_translate_errors
+    def ensure_schema(self, embedding_dim: int) -> None:
+        schema.ensure_schema(self._driver, self._database, embedding_dim)
+
+    # --- writes -----------------------------------------------------------------------------
+
+    @_translate_errors
+    def write(self, batch: GraphWriteBatch) -> None:
+        ns = batch.namespace
+        passages = [
+            {
+                "id": p.id,
+                "document_id": p.document_id,
+                "idx": int(p.index),
+                "title": p.title,
+                "text": p.text,
+                "embedding": _vector(p.embedding),
+            }
+            for p in batch.passages
+        ]
+        entities = [{"id": e.id, "name": e.name, "embedding": _vector(e.embedding)} for e in batch.entities]
+        # The first row of a fact id in the batch names its relation text and vector (the SQL
+        # backend's insert-or-ignore keeps the first row too).
+        canonical: dict[str, Any] = {}
+        for f in batch.facts:
+            canonical.setdefault(f.id, f)
+        facts = [
+            {
+                "id": f.id,
+                "subject_id": f.subject_id,
+                "object_id": f.object_id,
+                "passage_id": f.passage_id,
+                "relation": canonical[f.id].relation,
+                "embedding": _vector(canonical[f.id].embedding),
+            }
+            for f in batch.facts
+        ]
+        mentions = [{"passage_id": m.passage_id, "entity_id": m.entity_id} for m in batch.mentions]
+        synonyms = [
+            {"entity_a": s.entity_a, "entity_b": s.entity_b, "score": float(s.score)} for s in batch.synonyms
+        ]
+        own_entities = {e.id for e in batch.entities}
+        own_passages = {p.id for p in batch.passages}
+        other_entities = sorted(
+            {m.entity_id for m in batch.mentions}
+            | {f.subject_id for f in batch.facts}
+            | {f.object_id for f in batch.facts}
+            | {s.entity_a for s in batch.synonyms}
+            | {s.entity_b for s in batch.synonyms}
+        )
+        other_entities = [e for e in other_entities if e not in own_entities]
+        other_passages = sorted(
+            ({m.passage_id for m in batch.mentions} | {f.passage_id for f in batch.facts}) - own_passages
+        )
+
+        def work(tx: neo4j.ManagedTransaction) -> int:
+            version = tx.run(cypher.BUMP_VERSION, {"namespace": ns}).single(strict=True)["version"]
+            self._run_chunked(tx, cypher.MERGE_PASSAGES, ns, passages)
+            self._run_chunked(tx, cypher.MERGE_ENTITIES, ns, entities)
+            missing: list[str] = []
+            for query, wanted in (
+                (cypher.MISSING_ENTITIES, other_entities),
+                (cypher.MISSING_PASSAGES, other_passages),
+            ):
+                for chunk in _chunks(wanted, self._batch):
+                    missing += [r["id"] for r in tx.run(query, {"namespace": ns, "ids": list(chunk)})]
+            if missing:
+                raise DanglingReference(
+                    f"batch for document {batch.document_id!r} references ids that are not in namespace "
+                    f"{ns!r}: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+                )
+            self._run_chunked(tx, cypher.MERGE_MENTIONS, ns, mentions)
+            self._run_chunked(tx, cypher.MERGE_FACTS, ns, facts)
+            self._run_chunked(tx, cypher.MERGE_SYNONYMS, ns, synonyms)
+            return int(version)
+
+        with self._session() as session:
+            after = session.execute_write(work)
+        before = after - 1
+        fact_rows = {f_id: f.embedding for f_id, f in canonical.items()}
+        for kind, ids, vectors in (
+            ("passage", [p.id for p in batch.passages], [p.embedding for p in batch.passages]),
+            ("entity", [e.id for e in batch.entities], [e.embedding for e in batch.entities]),
+            ("fact", list(fact_rows), list(fact_rows.values())),
+        ):
+            rows = (
+                np.vstack([np.asarray(v, dtype=np.float32) for v in vectors])
+                if vectors
+                else np.zeros((0, 0), np.float32)
+            )
+            self._vectors.append(ns, kind, before, after, ids, rows)
+
+    @_translate_errors
+    def delete_documents(self, namespace: str, document_ids: Sequence[str]) -> None:
+        if not document_ids:
+            return
+        documents = list(dict.fromkeys(document_ids))
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            tx.run(cypher.BUMP_VERSION, {"namespace": namespace}).consume()
+            passage_ids: list[str] = []
+            for chunk in _chunks(documents, self._batch):
+                passage_ids += [
+                    r["id"]
+                    for r in tx.run(
+                        cypher.DOCUMENT_PASSAGES, {"namespace": namespace, "document_ids": list(chunk)}
+                    )
+                ]
+            entity_ids: set[str] = set()
+            for chunk in _chunks(passage_ids, self._batch):
+                params = {"namespace": namespace, "passage_ids": list(chunk)}
+                entity_ids.update(r["id"] for r in tx.run(cypher.MENTIONED_ENTITIES, params))
+                tx.run(cypher.DELETE_FACT_SUPPORT, params).consume()
+                tx.run(cypher.DELETE_PASSAGES, params).consume()
+            for chunk in _chunks(sorted(entity_ids), self._batch):
+                tx.run(
+                    cypher.DELETE_UNMENTIONED_ENTITIES, {"namespace": namespace, "entity_ids": list(chunk)}
+                ).consume()
+
+        with self._session() as session:
+            session.execute_write(work)
+        self._vectors.invalidate(namespace)
+
+    @_translate_errors
+    def delete_namespace(self, namespace: str) -> None:
+        """Deletes in transactions of at most ``batch_rows`` elements (a namespace can outgrow one
+        transaction's memory); the version is bumped first, so readers see the change at once,
+        and removed last, so an interrupted call is simply repeated."""
+
+        def bump(tx: neo4j.ManagedTransaction) -> None:
+            tx.run(cypher.BUMP_VERSION, {"namespace": namespace}).consume()
+
+        def delete_some(query: str) -> Callable[[neo4j.ManagedTransaction], int]:
+            def work(tx: neo4j.ManagedTransaction) -> int:
+                record = tx.run(query, {"namespace": namespace, "limit": self._batch}).single(strict=True)
+                return int(record["n"])
+
+            return work
+
+        with self._session() as session:
+            if self._read(cypher.GRAPH_VERSION, {"namespace": namespace}):
+                session.execute_write(bump)
+            for query in (
+                cypher.DELETE_NAMESPACE_FACTS,
+                cypher.DELETE_NAMESPACE_PASSAGES,
+                cypher.DELETE_NAMESPACE_ENTITIES,
+            ):
+                while session.execute_write(delete_some(query)) >= self._batch:
+                    pass
+            session.execute_write(
+                lambda tx: tx.run(cypher.DELETE_GRAPH_META, {"namespace": namespace}).consume()
+            )
+        self._vectors.invalidate(namespace)
+
+    # --- reads ------------------------------------------------------------------------------
+
+    @_translate_errors
+    def graph_version(self, namespace: str) -> int:
+        records = self._read(cypher.GRAPH_VERSION, {"namespace": namespace})
+        return int(records[0]["version"]) if records else 0
+
+    @_translate_errors
+    def export_graph(self, namespace: str) -> GraphExport:
+        params = {"namespace": namespace}
+
+        def work(tx: neo4j.ManagedTransaction):
+            passage_ids = sorted(r["id"] for r in tx.run(cypher.PASSAGE_IDS, params))
+            entity_ids = sorted(r["id"] for r in tx.run(cypher.ENTITY_IDS, params))
+            fact_pairs = [
+                (r["subject_id"], r["object_id"], int(r["n"])) for r in tx.run(cypher.FACT_PAIRS, params)
+            ]
+            mention_pairs = [(r["passage_id"], r["entity_id"]) for r in tx.run(cypher.MENTION_PAIRS, params)]
+            synonym_pairs = [
+                (r["entity_a"], r["entity_b"], float(r["score"]))
+                for r in tx.run(cypher.SYNONYM_PAIRS, params)
+            ]
+            return passage_ids, entity_ids, fact_pairs, mention_pairs, synonym_pairs
+
+        with self._session() as session:
+            passage_ids, entity_ids, fact_pairs, mention_pairs, synonym_pairs = session.execute_read(work)
+        node_ids = passage_ids + entity_ids
+        kinds: list[NodeKind] = ["passage"] * len(passage_ids) + ["entity"] * len(entity_ids)
+        return build_export(node_ids, kinds, fact_pairs, mention_pairs, synonym_pairs)
+
+    @_translate_errors
+    def fact_sources(self, namespace: str) -> list[tuple[str, str]]:
+        return sorted(
+            (r["fact_id"], r["passage_id"]) for r in self._read(cypher.FACT_SOURCES, {"namespace": namespace})
+        )
+
+    def _load_vectors(self, namespace: str, kind: VectorKind) -> tuple[list[str], np.ndarray]:
+        rows = sorted(
+            (r["id"], r["embedding"]) for r in self._read(cypher.VECTORS[kind], {"namespace": namespace})
+        )
+        return [r[0] for r in rows], _matrix([r[1] for r in rows])
+
+    @_translate_errors
+    def export_vectors(self, namespace: str, kind: VectorKind) -> tuple[list[str], np.ndarray]:
+        version = self.graph_version(namespace)
+        return self._vectors.get(namespace, kind, version, lambda: self._load_vectors(namespace, kind))
+
+    @_translate_errors
+    def search_vectors(
+        self, namespace: str, kind: VectorKind, queries: np.ndarray, top_k: int, min_score: float = -1.0
+    ) -> list[list[tuple[str, float]]]:
+        """Candidates from the native index, scored exactly like the SQL backend.
+
+        Per query row: fetch ``k`` neighbours from the global index and keep this namespace's.
+        The answer is complete when the index ran dry (fewer than ``k`` rows), or at least
+        ``top_k`` hits belong to the namespace (everything unseen ranks lower), or the index's
+        scores already fell below ``min_score``. Otherwise ``k`` grows; past ``_MAX_FETCH`` the
+        row is answered by exact search over the namespace's vectors. The kept candidates are
+        re-scored with numpy from their stored vectors, so scores, ``min_score`` and ties by id
+        behave as in ``top_k_search``.
+        """
+        q = np.asarray(queries, dtype=np.float32)
+        if q.ndim == 1:
+            q = q.reshape(1, -1)
+        if top_k <= 0 or len(q) == 0:
+            return [[] for _ in range(len(q))]
+        selected: dict[int, list[str]] = {}
+        pending = list(range(len(q)))
+        fetch = max(_FETCH_FACTOR * top_k, top_k + _MIN_FETCH)
+        while pending and fetch <= _MAX_FETCH:
+            hits = self._index_candidates(namespace, kind, q, pending, fetch)
+            still: list[int] = []
+            for i in pending:
+                chosen = _choose(hits.get(i, []), fetch, top_k, min_score)
+                if chosen is None:
+                    still.append(i)
+                else:
+                    selected[i] = chosen
+            pending = still
+            fetch *= _FETCH_FACTOR
+        out: list[list[tuple[str, float]]] = [[] for _ in range(len(q))]
+        if pending:
+            ids, matrix = self.export_vectors(namespace, kind)
+            for i, found in zip(
+                pending, top_k_search(ids, matrix, q[pending], top_k, min_score), strict=True
+            ):
+                out[i] = found
+        wanted = sorted({id_ for ids in selected.values() for id_ in ids})
+        if wanted:
+            vectors = {
+                r["id"]: r["embedding"]
+                for r in self._read_chunked(cypher.VECTORS_BY_ID[kind], namespace, wanted)
+            }
+            for i, ids in selected.items():
+                cands = sorted(id_ for id_ in ids if id_ in vectors)
+                if cands:
+                    matrix = _matrix([vectors[c] for c in cands])
+                    out[i] = top_k_search(cands, matrix, q[i : i + 1], top_k, min_score)[0]
+        return out
+
+    def _index_candidates(
+        self, namespace: str, kind: VectorKind, q: np.ndarray, rows: list[int], fetch: int
+    ) -> dict[int, list[tuple[float, str | None, float | None]]]:
+        hits: dict[int, list[tuple[float, str | None, float | None]]] = {}
+        for chunk in _chunks(rows, _QUERIES_PER_CALL):
+            params = {
+                "namespace": namespace,
+                "index": schema.VECTOR_INDEXES[kind],
+                "k": fetch,
+                "queries": [{"i": i, "vector": _vector(q[i])} for i in chunk],
+            }
+            for r in self._read(cypher.SEARCH[kind], params):
+                hits.setdefault(r["i"], []).append((float(r["score"]), r["id"], r["exact"]))
+        return hits
+
+    @_translate_errors
+    def existing_entity_ids(self, namespace: str, ids: Iterable[str]) -> set[str]:
+        return {r["id"] for r in self._read_chunked(cypher.GET_ENTITY_NAMES, namespace, ids)}
+
+    @_translate_errors
+    def get_passages(self, namespace: str, ids: Iterable[str]) -> dict[str, StoredPassage]:
+        return {
+            r["id"]: StoredPassage(r["id"], r["document_id"], r["title"], r["text"])
+            for r in self._read_chunked(cypher.GET_PASSAGES, namespace, ids)
+        }
+
+    @_translate_errors
+    def get_facts(self, namespace: str, ids: Iterable[str]) -> dict[str, StoredFact]:
+        return {
+            r["id"]: StoredFact(
+                r["id"], r["subject_id"], r["subject"], r["relation"], r["object_id"], r["object"]
+            )
+            for r in self._read_chunked(cypher.GET_FACTS, namespace, ids)
+        }
+
+    @_translate_errors
+    def get_entity_names(self, namespace: str, ids: Iterable[str]) -> dict[str, str]:
+        return {r["id"]: r["name"] for r in self._read_chunked(cypher.GET_ENTITY_NAMES, namespace, ids)}
+
+    @_translate_errors
+    def stats(self, namespace: str) -> GraphStats:
+        r = self._read(cypher.STATS, {"namespace": namespace})[0]
+        return GraphStats(
+            passages=int(r["passages"]),
+            entities=int(r["entities"]),
+            facts=int(r["facts"]),
+            synonym_edges=int(r["synonym_edges"]),
+        )
+
+    def close(self) -> None:
+        if self._owns_driver:
+            self._driver.close()
+
+
+def _choose(
+    hits: list[tuple[float, str | None, float | None]], fetch: int, top_k: int, min_score: float
+) -> list[str] | None:
+    """The namespace's candidates worth an exact re-score, or None when the index must be asked
+    for more. ``hits`` are ``(index score in [0, 1], id or None, exact score in [0, 1] or None)``
+    with id/exact None for another namespace's hits."""
+    mine: dict[str, float] = {}
+    for _, id_, exact in hits:
+        if id_ is not None and exact is not None:
+            cosine = 2.0 * float(exact) - 1.0
+            mine[id_] = max(mine.get(id_, -2.0), cosine)
+    exhausted = len(hits) < fetch
+    lowest = 2.0 * min(h[0] for h in hits) - 1.0 if hits else -1.0
+    if not (exhausted or len(mine) >= top_k or lowest < min_score - _INDEX_MARGIN):
+        return None
+    ranked = sorted(
+        ((score, id_) for id_, score in mine.items() if score >= min_score - _SCORE_EPS),
+        key=lambda item: (-item[0], item[1]),
+    )
+    if len(ranked) > top_k:
+        floor = ranked[top_k - 1][0] - _SCORE_EPS
+        ranked = [item for item in ranked if item[0] >= floor]
+    return [id_ for _, id_ in ranked]
