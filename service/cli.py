@@ -101,7 +101,6 @@ def cmd_import_openie(args: argparse.Namespace, settings: Settings) -> int:
             sys.stdout.write(json.dumps({"job_id": sub.job_id, "documents": len(sub.document_ids)}) + "\n")
             return 0
         worker = Worker(container)
-        stop = threading.Event()
         thread = threading.Thread(target=worker.drain, daemon=True)
         thread.start()
         with tqdm(total=len(sub.document_ids), unit="doc", desc="import") as bar:
@@ -110,7 +109,6 @@ def cmd_import_openie(args: argparse.Namespace, settings: Settings) -> int:
                 job = container.jobs.get(sub.job_id)
                 bar.n = job.done if job.total else len(sub.document_ids)
                 bar.refresh()
-        stop.set()
         job = container.jobs.get(sub.job_id)
         stats = container.graph.stats(args.namespace)
         sys.stdout.write(

@@ -191,14 +191,10 @@ def _synonym_candidates(
         namespace, "entity", queries, options.synonym_top_k, options.synonym_threshold
     )
     local = top_k_search(new_ids, queries, queries, options.synonym_top_k + 1, options.synonym_threshold)
-    for source, found in zip(new_ids, hits, strict=True):
-        for other, score in found:
-            if other != source:
-                edge = SynonymEdge.of(source, other, score)
-                edges.setdefault((edge.entity_a, edge.entity_b), edge)
-    for source, found in zip(new_ids, local, strict=True):
-        for other, score in found:
-            if other != source:
-                edge = SynonymEdge.of(source, other, score)
-                edges.setdefault((edge.entity_a, edge.entity_b), edge)
+    for neighbour_lists in (hits, local):
+        for source, found in zip(new_ids, neighbour_lists, strict=True):
+            for other, score in found:
+                if other != source:
+                    edge = SynonymEdge.of(source, other, score)
+                    edges.setdefault((edge.entity_a, edge.entity_b), edge)
     return [edges[k] for k in sorted(edges)]

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 DIM = 8
 # Small on purpose: every multi-row statement of the Neo4j store runs in several chunks.
 NEO4J_BATCH_ROWS = 3
-BACKENDS = ["sql", "neo4j"]
+BACKENDS = ["sql", pytest.param("neo4j", marks=pytest.mark.neo4j)]
 
 
 def fake_vector(*parts: str) -> np.ndarray:

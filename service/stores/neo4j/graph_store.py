@@ -19,10 +19,8 @@ Data model (Cypher in ``cypher.py``, constraints and indexes in ``schema.py``):
 * Every node and every ``:FACT``/``:SYNONYM`` relationship carries ``namespace``; every statement
   filters on it.
 
-Vector search uses the native vector indexes (one per kind, global across namespaces): it
-over-fetches, keeps this namespace's hits, re-scores the kept candidates from their stored vectors
-exactly as the SQL backend does, and when the index cannot vouch for a complete answer (a small
-namespace inside a large index) it falls back to exact numpy search over the namespace's vectors.
+Vector search uses the native vector indexes (one per kind, global across namespaces) to pick
+candidates and scores them exactly as the SQL backend does (``vector_search.py``).
 """
 
 from __future__ import annotations
@@ -48,22 +46,15 @@ from service.domain.models import (
 from service.errors import GraphStoreUnavailable
 from service.settings import GraphSettings
 from service.stores.export import build_export
-from service.stores.neo4j import cypher, schema
+from service.stores.neo4j import cypher, schema, vector_search
 from service.stores.vector_cache import VectorCache, top_k_search
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Vector search tuning (see ``search_vectors``).
-_FETCH_FACTOR = 4
-_MIN_FETCH = 32
-_MAX_FETCH = 4096
-_QUERIES_PER_CALL = 64
-# Index scores come from HNSW; a candidate is only ruled out by them with this much room.
-_INDEX_MARGIN = 0.02
-# Server-side cosine vs. numpy float32 dot product: keep near-ties for the exact re-score.
-_SCORE_EPS = 1e-5
+# Lookups by id inside a vector search read at least this many ids per statement.
+_MIN_READ_CHUNK = 1_000
 
 
 class DanglingReference(ValueError):
@@ -112,14 +103,17 @@ class Neo4jGraphStore:
         self._batch = batch_rows
         self._owns_driver = owns_driver
         self._vectors = VectorCache()
+        self._online: set[str] = set()
 
     @classmethod
     def connect(cls, settings: GraphSettings) -> Neo4jGraphStore:
         password = settings.neo4j_password.get_secret_value()
         auth = (settings.neo4j_user, password) if password else None
         driver = neo4j.GraphDatabase.driver(settings.neo4j_uri, auth=auth)
-        try:
-            driver.execute_query("RETURN 1", database_=settings.neo4j_database)
+        try:  # one attempt each (execute_query would retry for 30 s before giving up)
+            driver.verify_connectivity()
+            with driver.session(database=settings.neo4j_database) as session:
+                session.run("RETURN 1").consume()
         except (ServiceUnavailable, SessionExpired, AuthError) as exc:
             driver.close()
             raise GraphStoreUnavailable(
@@ -232,19 +226,17 @@ class Neo4jGraphStore:
 
         with self._session() as session:
             after = session.execute_write(work)
-        before = after - 1
-        fact_rows = {f_id: f.embedding for f_id, f in canonical.items()}
-        for kind, ids, vectors in (
-            ("passage", [p.id for p in batch.passages], [p.embedding for p in batch.passages]),
-            ("entity", [e.id for e in batch.entities], [e.embedding for e in batch.entities]),
-            ("fact", list(fact_rows), list(fact_rows.values())),
-        ):
+        # Follow the write in the vector cache (first row per id, as stored).
+        for kind, items in (("passage", batch.passages), ("entity", batch.entities), ("fact", batch.facts)):
+            first: dict[str, np.ndarray] = {}
+            for item in items:
+                first.setdefault(item.id, item.embedding)
             rows = (
-                np.vstack([np.asarray(v, dtype=np.float32) for v in vectors])
-                if vectors
+                np.vstack([np.asarray(v, dtype=np.float32) for v in first.values()])
+                if first
                 else np.zeros((0, 0), np.float32)
             )
-            self._vectors.append(ns, kind, before, after, ids, rows)
+            self._vectors.append(ns, kind, after - 1, after, list(first), rows)
 
     @_translate_errors
     def delete_documents(self, namespace: str, document_ids: Sequence[str]) -> None:
@@ -359,69 +351,35 @@ class Neo4jGraphStore:
     def search_vectors(
         self, namespace: str, kind: VectorKind, queries: np.ndarray, top_k: int, min_score: float = -1.0
     ) -> list[list[tuple[str, float]]]:
-        """Candidates from the native index, scored exactly like the SQL backend.
-
-        Per query row: fetch ``k`` neighbours from the global index and keep this namespace's.
-        The answer is complete when the index ran dry (fewer than ``k`` rows), or at least
-        ``top_k`` hits belong to the namespace (everything unseen ranks lower), or the index's
-        scores already fell below ``min_score``. Otherwise ``k`` grows; past ``_MAX_FETCH`` the
-        row is answered by exact search over the namespace's vectors. The kept candidates are
-        re-scored with numpy from their stored vectors, so scores, ``min_score`` and ties by id
-        behave as in ``top_k_search``.
-        """
+        """Native vector index first, exact scores always (see ``vector_search.search``)."""
         q = np.asarray(queries, dtype=np.float32)
         if q.ndim == 1:
             q = q.reshape(1, -1)
         if top_k <= 0 or len(q) == 0:
             return [[] for _ in range(len(q))]
-        selected: dict[int, list[str]] = {}
-        pending = list(range(len(q)))
-        fetch = max(_FETCH_FACTOR * top_k, top_k + _MIN_FETCH)
-        while pending and fetch <= _MAX_FETCH:
-            hits = self._index_candidates(namespace, kind, q, pending, fetch)
-            still: list[int] = []
-            for i in pending:
-                chosen = _choose(hits.get(i, []), fetch, top_k, min_score)
-                if chosen is None:
-                    still.append(i)
-                else:
-                    selected[i] = chosen
-            pending = still
-            fetch *= _FETCH_FACTOR
-        out: list[list[tuple[str, float]]] = [[] for _ in range(len(q))]
-        if pending:
-            ids, matrix = self.export_vectors(namespace, kind)
-            for i, found in zip(
-                pending, top_k_search(ids, matrix, q[pending], top_k, min_score), strict=True
-            ):
-                out[i] = found
-        wanted = sorted({id_ for ids in selected.values() for id_ in ids})
-        if wanted:
-            vectors = {
-                r["id"]: r["embedding"]
-                for r in self._read_chunked(cypher.VECTORS_BY_ID[kind], namespace, wanted)
-            }
-            for i, ids in selected.items():
-                cands = sorted(id_ for id_ in ids if id_ in vectors)
-                if cands:
-                    matrix = _matrix([vectors[c] for c in cands])
-                    out[i] = top_k_search(cands, matrix, q[i : i + 1], top_k, min_score)[0]
-        return out
 
-    def _index_candidates(
-        self, namespace: str, kind: VectorKind, q: np.ndarray, rows: list[int], fetch: int
-    ) -> dict[int, list[tuple[float, str | None, float | None]]]:
-        hits: dict[int, list[tuple[float, str | None, float | None]]] = {}
-        for chunk in _chunks(rows, _QUERIES_PER_CALL):
-            params = {
-                "namespace": namespace,
-                "index": schema.VECTOR_INDEXES[kind],
-                "k": fetch,
-                "queries": [{"i": i, "vector": _vector(q[i])} for i in chunk],
-            }
-            for r in self._read(cypher.SEARCH[kind], params):
-                hits.setdefault(r["i"], []).append((float(r["score"]), r["id"], r["exact"]))
-        return hits
+        def exact(rows: list[int]) -> list[list[tuple[str, float]]]:
+            ids, matrix = self.export_vectors(namespace, kind)
+            return top_k_search(ids, matrix, q[rows], top_k, min_score)
+
+        if not self._index_online(kind):
+            return exact(list(range(len(q))))
+        return vector_search.search(
+            self._read, namespace, kind, q, top_k, min_score, exact, max(self._batch, _MIN_READ_CHUNK)
+        )
+
+    def _index_online(self, kind: VectorKind) -> bool:
+        """Whether the kind's vector index exists and is online (remembered once it is): a store
+        whose ``ensure_schema`` never ran still answers, by exact search."""
+        if kind in self._online:
+            return True
+        name = schema.VECTOR_INDEXES[kind]
+        records = self._read(schema.VECTOR_INDEX_STATE, {"name": name})
+        if records and records[0]["state"] == "ONLINE":
+            self._online.add(kind)
+            return True
+        logger.warning("Neo4j vector index %s is not online; searching %s vectors exactly", name, kind)
+        return False
 
     @_translate_errors
     def existing_entity_ids(self, namespace: str, ids: Iterable[str]) -> set[str]:
@@ -460,28 +418,3 @@ class Neo4jGraphStore:
     def close(self) -> None:
         if self._owns_driver:
             self._driver.close()
-
-
-def _choose(
-    hits: list[tuple[float, str | None, float | None]], fetch: int, top_k: int, min_score: float
-) -> list[str] | None:
-    """The namespace's candidates worth an exact re-score, or None when the index must be asked
-    for more. ``hits`` are ``(index score in [0, 1], id or None, exact score in [0, 1] or None)``
-    with id/exact None for another namespace's hits."""
-    mine: dict[str, float] = {}
-    for _, id_, exact in hits:
-        if id_ is not None and exact is not None:
-            cosine = 2.0 * float(exact) - 1.0
-            mine[id_] = max(mine.get(id_, -2.0), cosine)
-    exhausted = len(hits) < fetch
-    lowest = 2.0 * min(h[0] for h in hits) - 1.0 if hits else -1.0
-    if not (exhausted or len(mine) >= top_k or lowest < min_score - _INDEX_MARGIN):
-        return None
-    ranked = sorted(
-        ((score, id_) for id_, score in mine.items() if score >= min_score - _SCORE_EPS),
-        key=lambda item: (-item[0], item[1]),
-    )
-    if len(ranked) > top_k:
-        floor = ranked[top_k - 1][0] - _SCORE_EPS
-        ranked = [item for item in ranked if item[0] >= floor]
-    return [id_ for _, id_ in ranked]

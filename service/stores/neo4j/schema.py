@@ -49,6 +49,8 @@ WHERE name IN $names
 RETURN name, options
 """
 
+VECTOR_INDEX_STATE = "SHOW VECTOR INDEXES YIELD name, state WHERE name = $name RETURN state"
+
 AWAIT_TIMEOUT_S = 300
 
 
