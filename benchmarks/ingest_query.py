@@ -77,8 +77,16 @@ def main() -> None:
         latencies = []
         for q in questions:
             t = time.perf_counter()
-            query("bench", q, top_k=10, mode="graph", store=container.graph, snapshots=container.snapshots,
-                  embedder=container.embedder, params=container.retrieval_params)
+            query(
+                "bench",
+                q,
+                top_k=10,
+                mode="graph",
+                store=container.graph,
+                snapshots=container.snapshots,
+                embedder=container.embedder,
+                params=container.retrieval_params,
+            )
             latencies.append((time.perf_counter() - t) * 1000)
         report = {
             "command": " ".join(["python", *sys.argv]),

@@ -18,7 +18,6 @@ from service.errors import InvalidInput
 from service.llm.embedder import Embedder
 from service.retrieval.lexical import LexicalIndexCache
 from service.retrieval.linking import LinkingParams, link_facts
-from service.retrieval.ppr import personalized_pagerank
 from service.retrieval.seeds import entity_seeds, reset_vector
 from service.retrieval.snapshot import Snapshot, SnapshotCache
 from service.stores.base import GraphStore
@@ -145,7 +144,7 @@ def _graph_rank(
     ]
     reset = reset_vector(snapshot, seeds, dense, params.passage_node_weight, params.passage_seed_power)
     timer.lap("seeds")
-    ppr = personalized_pagerank(snapshot.graph, reset, params.damping)
+    ppr = snapshot.transitions.personalized_pagerank(reset, params.damping)
     timer.lap("ppr")
     passage_scores = ppr[snapshot.passage_nodes]
     # Equal walk mass (common in tiny graphs) is broken by dense similarity, then by row.

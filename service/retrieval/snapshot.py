@@ -1,6 +1,6 @@
 """The per-namespace, in-memory retrieval snapshot, rebuilt when ``graph_version`` changes.
 
-Everything a query needs lives here — the igraph graph, passage/fact vector matrices aligned with
+Everything a query needs lives here — the walk's transition matrix, passage/fact vector matrices aligned with
 graph nodes, which passages state each fact, an index of entity names — so a query does no store
 round trips until it fetches the text of the passages it returns. Both graph backends feed the
 same snapshot, which is why they rank identically.
@@ -15,10 +15,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-import igraph as ig
 import numpy as np
 
 from service.domain.normalize import normalize_name
+from service.retrieval.ppr import TransitionMatrix
 from service.stores.base import GraphStore
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def name_key(text: str) -> tuple[str, ...]:
 class Snapshot:
     namespace: str
     version: int
-    graph: ig.Graph
+    transitions: TransitionMatrix
     node_ids: list[str]
     passage_ids: list[str]  # rows of passage_matrix
     passage_matrix: np.ndarray
@@ -73,8 +73,7 @@ def build_snapshot(store: GraphStore, namespace: str, *, min_name_chars: int = 4
     n = len(export.node_ids)
     is_passage = np.array([k == "passage" for k in export.node_kinds], dtype=bool)
 
-    graph = ig.Graph(n=n, edges=[(i, j) for i, j, _ in export.edges], directed=False)
-    graph.es["weight"] = [w for _, _, w in export.edges]
+    transitions = TransitionMatrix(n, export.edges)
 
     counts = np.zeros(n, dtype=float)
     for i, j, _ in export.edges:
@@ -117,7 +116,7 @@ def build_snapshot(store: GraphStore, namespace: str, *, min_name_chars: int = 4
     snapshot = Snapshot(
         namespace=namespace,
         version=version,
-        graph=graph,
+        transitions=transitions,
         node_ids=export.node_ids,
         passage_ids=passage_ids,
         passage_matrix=passage_matrix,

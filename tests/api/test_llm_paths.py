@@ -29,9 +29,17 @@ def test_llm_extraction_builds_the_graph(llm_client, llm_container, fake_llm, ns
     job = _ingest(llm_client, llm_container, ns, [GOOD])
     assert job["status"] == "succeeded", job
     stats = llm_client.get(f"/v1/namespaces/{ns}/stats").json()
-    assert stats == {"documents": 1, "passages": 1, "entities": 3, "facts": 2, "synonym_edges": stats["synonym_edges"]}
+    assert stats == {
+        "documents": 1,
+        "passages": 1,
+        "entities": 3,
+        "facts": 2,
+        "synonym_edges": stats["synonym_edges"],
+    }
     assert fake_llm.count("ner") == 1 and fake_llm.count("triples") == 1
-    r = llm_client.post(f"/v1/namespaces/{ns}/query", json={"query": "Where did Chopin live?", "mode": "graph"})
+    r = llm_client.post(
+        f"/v1/namespaces/{ns}/query", json={"query": "Where did Chopin live?", "mode": "graph"}
+    )
     body = r.json()
     assert body["mode"] == "graph" and body["passages"][0]["document_id"] == "good"
     assert any("Chopin" in f["text"] for f in body["facts"])
@@ -89,7 +97,9 @@ def test_failed_document_can_be_retried_by_reposting(llm_client, llm_container, 
 def test_answer_uses_the_reader(llm_client, llm_container, fake_llm, ns):
     _ingest(llm_client, llm_container, ns, [GOOD])
     fake_llm.answers["capital of Poland"] = "Warsaw"
-    r = llm_client.post(f"/v1/namespaces/{ns}/query", json={"query": "What is the capital of Poland?", "answer": True})
+    r = llm_client.post(
+        f"/v1/namespaces/{ns}/query", json={"query": "What is the capital of Poland?", "answer": True}
+    )
     assert r.status_code == 200 and r.json()["answer"] == "Warsaw"
     reader = [q for q in fake_llm.requests if q["kind"] == "reader"]
     assert len(reader) == 1 and "Warsaw is the capital of Poland" in reader[0]["user"]

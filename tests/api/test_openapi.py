@@ -18,5 +18,17 @@ def test_operation_ids_are_stable_and_unique():
     spec = yaml.safe_load((REPO / "openapi.yaml").read_text())
     ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
     assert len(ids) == len(set(ids))
-    assert {"createNamespace", "addDocuments", "getJob", "query", "importOpenIE", "getNamespaceStats",
-            "deleteDocument", "cancelJob", "listJobs", "listDocuments", "health", "ready"} <= set(ids)
+    assert {
+        "createNamespace",
+        "addDocuments",
+        "getJob",
+        "query",
+        "importOpenIE",
+        "getNamespaceStats",
+        "deleteDocument",
+        "cancelJob",
+        "listJobs",
+        "listDocuments",
+        "health",
+        "ready",
+    } <= set(ids)

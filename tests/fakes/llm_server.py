@@ -73,9 +73,7 @@ class FakeLLM:
             if canned:
                 return json.dumps({"triples": canned["triples"]})
             names = json.loads(user.rsplit("Named entities: ", 1)[-1])
-            return json.dumps(
-                {"triples": [[a, "related to", b] for a, b in itertools.pairwise(names)]}
-            )
+            return json.dumps({"triples": [[a, "related to", b] for a, b in itertools.pairwise(names)]})
         if kind == "reader":
             question = user.rsplit("Question: ", 1)[-1]
             for key, value in self.answers.items():

@@ -28,7 +28,13 @@ def test_background_worker_indexes_and_data_survives_restart(tmp_path, embedder)
     settings = make_settings(tmp_path, worker={"in_process": True, "poll_interval_s": 0.05})
     with TestClient(create_app(Container.from_settings(settings, embedder=embedder))) as client:
         client.post("/v1/namespaces", json={"name": "live"})
-        docs = [{"id": "a", "title": "Ada Lovelace", "text": "Ada Lovelace worked with Charles Babbage in London."}]
+        docs = [
+            {
+                "id": "a",
+                "title": "Ada Lovelace",
+                "text": "Ada Lovelace worked with Charles Babbage in London.",
+            }
+        ]
         job_id = client.post("/v1/namespaces/live/documents", json={"documents": docs}).json()["job_id"]
         assert _wait(client, job_id)["status"] == "succeeded"
         stats = client.get("/v1/namespaces/live/stats").json()
@@ -42,13 +48,22 @@ def test_background_worker_indexes_and_data_survives_restart(tmp_path, embedder)
 
 def test_cli_migrate_and_import_openie(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HIPPOGRAPH_DATA_DIR", str(tmp_path))
-    openie = {"docs": [
-        {"title": "Warsaw", "text": "Warsaw is the capital of Poland.",
-         "extracted_entities": ["Warsaw", "Poland"], "extracted_triples": [["Warsaw", "capital of", "Poland"]]},
-        {"title": "Chopin", "text": "Chopin was born near Warsaw.",
-         "extracted_entities": ["Chopin", "Warsaw"],
-         "extracted_triples": [["Chopin", "born near", "Warsaw"], ["broken triple"]]},
-    ]}
+    openie = {
+        "docs": [
+            {
+                "title": "Warsaw",
+                "text": "Warsaw is the capital of Poland.",
+                "extracted_entities": ["Warsaw", "Poland"],
+                "extracted_triples": [["Warsaw", "capital of", "Poland"]],
+            },
+            {
+                "title": "Chopin",
+                "text": "Chopin was born near Warsaw.",
+                "extracted_entities": ["Chopin", "Warsaw"],
+                "extracted_triples": [["Chopin", "born near", "Warsaw"], ["broken triple"]],
+            },
+        ]
+    }
     path = tmp_path / "openie.json"
     path.write_text(json.dumps(openie))
     for argv in (["migrate"], ["import-openie", "imported", str(path)]):

@@ -25,15 +25,25 @@ def pg_container(tmp_path, embedder, pg_url) -> Container:
 def test_full_round_trip_on_postgres(pg_container):
     with TestClient(create_app(pg_container, run_worker=False, migrate=False)) as client:
         assert client.post("/v1/namespaces", json={"name": "pg"}).status_code == 201
-        base = {"id": "base", "title": "Warsaw", "text": "Warsaw is the capital of Poland. Chopin lived in Warsaw."}
+        base = {
+            "id": "base",
+            "title": "Warsaw",
+            "text": "Warsaw is the capital of Poland. Chopin lived in Warsaw.",
+        }
         client.post("/v1/namespaces/pg/documents", json={"documents": [base]})
         drain(pg_container)
         before = client.get("/v1/namespaces/pg/stats").json()
-        extra = {"id": "extra", "title": "Chopin", "text": "Frederic Chopin was born in Zelazowa Wola near Warsaw."}
+        extra = {
+            "id": "extra",
+            "title": "Chopin",
+            "text": "Frederic Chopin was born in Zelazowa Wola near Warsaw.",
+        }
         job = client.post("/v1/namespaces/pg/documents", json={"documents": [extra]}).json()["job_id"]
         drain(pg_container)
         assert client.get(f"/v1/jobs/{job}").json()["status"] == "succeeded"
-        hits = client.post("/v1/namespaces/pg/query", json={"query": "Where was Chopin born?", "top_k": 2}).json()
+        hits = client.post(
+            "/v1/namespaces/pg/query", json={"query": "Where was Chopin born?", "top_k": 2}
+        ).json()
         assert hits["passages"][0]["document_id"] == "extra"
         assert client.delete("/v1/namespaces/pg/documents/extra").status_code == 204
         assert client.get("/v1/namespaces/pg/stats").json() == before

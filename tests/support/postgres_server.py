@@ -52,8 +52,12 @@ class PostgresProcess:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def stop(self) -> None:
-        subprocess.run(_as_owner([_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]),
-                       capture_output=True, check=False, timeout=60)
+        subprocess.run(
+            _as_owner([_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
 
 
 def start_postgres(base: Path, timeout: float = 60.0) -> PostgresProcess:
@@ -62,17 +66,38 @@ def start_postgres(base: Path, timeout: float = 60.0) -> PostgresProcess:
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
     init = subprocess.run(
-        _as_owner([_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]),
-        capture_output=True, text=True, check=False, timeout=120,
+        _as_owner(
+            [_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     if init.returncode != 0:
         raise RuntimeError(f"initdb failed: {init.stderr[-2000:]}")
     port = _free_port()
     options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
     start = subprocess.run(
-        _as_owner([_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "server.log"), "-w",
-                   "-t", str(int(timeout)), "start"]),
-        capture_output=True, text=True, check=False, timeout=timeout + 30,
+        _as_owner(
+            [
+                _bin("pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(base / "server.log"),
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout + 30,
     )
     if start.returncode != 0:
         log = (base / "server.log").read_text() if (base / "server.log").exists() else ""

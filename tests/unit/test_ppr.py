@@ -50,3 +50,36 @@ def test_rejects_bad_reset_vectors():
         personalized_pagerank(g, np.array([0.0, 0.0]), damping=0.5)
     with pytest.raises(ValueError):
         personalized_pagerank(g, np.array([1.0]), damping=0.5)
+
+
+def test_power_iteration_matches_igraph_prpack_on_a_random_weighted_graph():
+    from service.retrieval.ppr import TransitionMatrix
+
+    rng = np.random.default_rng(7)
+    n = 400
+    merged: dict[tuple[int, int], float] = {}
+    for a, b, w in zip(
+        rng.integers(0, n, 1200), rng.integers(0, n, 1200), rng.random(1200) + 0.1, strict=True
+    ):
+        if a != b:
+            key = (int(min(a, b)), int(max(a, b)))
+            merged[key] = merged.get(key, 0.0) + float(w)
+    edges = [(a, b, w) for (a, b), w in sorted(merged.items())]
+    reset = np.zeros(n)
+    reset[[3, 50, 399]] = [1.0, 0.5, 0.25]
+    reference = personalized_pagerank(
+        _graph(n, [(a, b) for a, b, _ in edges], [w for *_, w in edges]), reset, 0.5
+    )
+    fast = TransitionMatrix(n, edges).personalized_pagerank(reset, 0.5)
+    assert np.abs(reference - fast).max() < 1e-9
+    assert fast.sum() == pytest.approx(1.0)
+
+
+def test_power_iteration_handles_isolated_vertices_like_prpack():
+    from service.retrieval.ppr import TransitionMatrix
+
+    edges = [(0, 1, 1.0), (1, 2, 2.0)]  # vertex 3 has no edges
+    reset = np.array([0.5, 0.0, 0.0, 0.5])
+    reference = personalized_pagerank(_graph(4, [(0, 1), (1, 2)], [1.0, 2.0]), reset, 0.5)
+    fast = TransitionMatrix(4, edges).personalized_pagerank(reset, 0.5)
+    assert np.abs(reference - fast).max() < 1e-9

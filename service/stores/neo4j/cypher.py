@@ -236,14 +236,16 @@ RETURN id, embedding
 """,
 }
 
-# Nearest neighbours from the (global, all-namespace) vector index. ``score`` is the index's
-# approximate similarity in [0, 1]; ``exact`` is recomputed from the stored vector and only for
-# this namespace's hits (others come back as nulls, so the caller can tell how far it got).
+# Nearest neighbours from the (global, all-namespace) vector index, one row per query: how many
+# neighbours came back (``n``), the lowest index score among them (scores are (1 + cos) / 2),
+# and this namespace's neighbours scoring at least ``$floor`` as ``[id, cosine]`` pairs, the
+# cosine recomputed from the stored vector.
 _SEARCH_TAIL = """
-WITH q, item, score, item.namespace = $namespace AS mine
-RETURN q.i AS i, score,
-       CASE WHEN mine THEN item.id END AS id,
-       CASE WHEN mine THEN vector.similarity.cosine(item.embedding, q.vector) END AS exact
+WITH q.i AS i, q.vector AS vector, item, score
+WITH i, count(*) AS n, min(score) AS lowest,
+     collect(CASE WHEN score >= $floor AND item.namespace = $namespace
+             THEN [item.id, vector.similarity.cosine(item.embedding, vector)] END) AS mine
+RETURN i, n, lowest, mine
 """
 
 SEARCH = {

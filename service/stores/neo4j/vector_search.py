@@ -16,7 +16,7 @@ for the SQL backend: the index only decides which candidates are looked at.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import neo4j
 import numpy as np
@@ -27,9 +27,19 @@ from service.stores.vector_cache import top_k_search
 
 Hits = list[list[tuple[str, float]]]
 Reader = Callable[[str, dict[str, Any]], list[neo4j.Record]]
-# (index score in [0, 1], id or None, server-side cosine in [0, 1] or None); None for hits that
-# belong to another namespace.
-IndexHit = tuple[float, str | None, float | None]
+
+
+class IndexHits(NamedTuple):
+    """One query row's answer from the index: ``n`` neighbours (all namespaces), the lowest index
+    score among them (as a cosine), and the namespace's neighbours that scored at least the
+    floor, with their cosine recomputed from the stored vector."""
+
+    n: int
+    lowest: float
+    mine: dict[str, float]
+
+
+NO_HITS = IndexHits(0, -1.0, {})
 
 FETCH_FACTOR = 4
 MIN_FETCH = 32
@@ -56,10 +66,10 @@ def search(
     pending = list(range(len(queries)))
     fetch = max(FETCH_FACTOR * top_k, top_k + MIN_FETCH)
     while pending and fetch <= MAX_FETCH:
-        hits = _index_hits(read, namespace, kind, queries, pending, fetch)
+        hits = _index_hits(read, namespace, kind, queries, pending, fetch, min_score)
         still: list[int] = []
         for i in pending:
-            chosen = choose(hits.get(i, []), fetch, top_k, min_score)
+            chosen = choose(hits.get(i, NO_HITS), fetch, top_k, min_score)
             if chosen is None:
                 still.append(i)
             else:
@@ -84,37 +94,45 @@ def search(
 
 
 def _index_hits(
-    read: Reader, namespace: str, kind: VectorKind, queries: np.ndarray, rows: list[int], fetch: int
-) -> dict[int, list[IndexHit]]:
-    hits: dict[int, list[IndexHit]] = {}
+    read: Reader,
+    namespace: str,
+    kind: VectorKind,
+    queries: np.ndarray,
+    rows: list[int],
+    fetch: int,
+    min_score: float,
+) -> dict[int, IndexHits]:
+    hits: dict[int, IndexHits] = {}
+    # Index scores are (1 + cos) / 2; below the floor nothing can reach min_score.
+    floor = (1.0 + max(-1.0, min_score - INDEX_MARGIN)) / 2.0
     for start in range(0, len(rows), QUERIES_PER_CALL):
         params = {
             "namespace": namespace,
             "index": schema.VECTOR_INDEXES[kind],
             "k": fetch,
+            "floor": floor,
             "queries": [
                 {"i": i, "vector": queries[i].tolist()} for i in rows[start : start + QUERIES_PER_CALL]
             ],
         }
         for r in read(cypher.SEARCH[kind], params):
-            hits.setdefault(r["i"], []).append((float(r["score"]), r["id"], r["exact"]))
+            mine: dict[str, float] = {}
+            for id_, exact in r["mine"]:
+                cosine = 2.0 * float(exact) - 1.0
+                mine[id_] = max(mine.get(id_, -2.0), cosine)  # a fact has one hit per passage
+            hits[r["i"]] = IndexHits(int(r["n"]), 2.0 * float(r["lowest"]) - 1.0, mine)
     return hits
 
 
-def choose(hits: list[IndexHit], fetch: int, top_k: int, min_score: float) -> list[str] | None:
+def choose(hits: IndexHits, fetch: int, top_k: int, min_score: float) -> list[str] | None:
     """The namespace's candidates worth an exact re-score, or None when the index must be asked
-    for more than ``fetch`` neighbours."""
-    mine: dict[str, float] = {}
-    for _, id_, exact in hits:
-        if id_ is not None and exact is not None:
-            cosine = 2.0 * float(exact) - 1.0  # Neo4j reports cosine as (1 + cos) / 2
-            mine[id_] = max(mine.get(id_, -2.0), cosine)
-    exhausted = len(hits) < fetch
-    lowest = 2.0 * min(h[0] for h in hits) - 1.0 if hits else -1.0
-    if not (exhausted or len(mine) >= top_k or lowest < min_score - INDEX_MARGIN):
+    for more than ``fetch`` neighbours. ``hits.mine`` only holds hits above the floor, which
+    drops nothing unless ``hits.lowest`` is already below it (and then the answer is complete)."""
+    exhausted = hits.n < fetch
+    if not (exhausted or len(hits.mine) >= top_k or hits.lowest < min_score - INDEX_MARGIN):
         return None
     ranked = sorted(
-        ((score, id_) for id_, score in mine.items() if score >= min_score - SCORE_EPS),
+        ((score, id_) for id_, score in hits.mine.items() if score >= min_score - SCORE_EPS),
         key=lambda item: (-item[0], item[1]),
     )
     if len(ranked) > top_k:
