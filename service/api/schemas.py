@@ -162,9 +162,10 @@ class QueryRequest(BaseModel):
     )
     query: str = Field(min_length=1, max_length=4000)
     top_k: int = Field(default=5, ge=1, description="1..max_top_k (default 200).")
-    mode: Literal["graph", "dense"] | None = Field(
+    mode: Literal["graph", "dense", "bm25"] | None = Field(
         default=None,
-        description="graph: fact-seeded Personalized PageRank; dense: embeddings only. "
+        description="graph: fact-seeded Personalized PageRank; dense: embeddings only; "
+        "bm25: lexical baseline. "
         "Default: the service's configured default mode.",
     )
     answer: bool = Field(default=False, description="Ask the reader LLM for an answer (503 without an LLM).")
@@ -191,7 +192,7 @@ class EntityHit(BaseModel):
 
 
 class QueryResponse(BaseModel):
-    mode: Literal["graph", "dense"]
+    mode: Literal["graph", "dense", "bm25"]
     passages: list[PassageHit]
     facts: list[FactHit] = Field(description="Facts that seeded the walk (graph mode).")
     entities: list[EntityHit] = Field(description="Entities the walk started from, with their seed weights.")

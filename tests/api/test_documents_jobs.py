@@ -136,3 +136,17 @@ def test_health_and_ready(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")
     assert r.status_code == 200 and r.json()["status"] == "ready"
+
+
+def test_query_modes_rank_the_obvious_passage_first(client, container):
+    ns = _create_ns(client)
+    client.post(f"/v1/namespaces/{ns}/documents", json={"documents": DOCS})
+    drain(container)
+    for mode in ("graph", "dense", "bm25"):
+        r = client.post(
+            f"/v1/namespaces/{ns}/query", json={"query": "What is the capital of Poland?", "mode": mode}
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["mode"] == mode and body["passages"][0]["document_id"] == "warsaw", (mode, body)
+        assert body["timings_ms"]["total"] >= 0

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import neo4j
@@ -66,37 +66,57 @@ def _clean_neo4j(settings: GraphSettings) -> None:
         driver.execute_query("MATCH (n) DETACH DELETE n", database_=settings.neo4j_database)
 
 
-def _sql_store(path: Path) -> tuple[SqlGraphStore, object]:
+def _sql_engine(path: Path):
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
-    return SqlGraphStore(engine), engine
+    return engine
 
 
 def _neo4j_store(settings: GraphSettings) -> Neo4jGraphStore:
-    _clean_neo4j(settings)
     store = Neo4jGraphStore.connect(settings)
     store.ensure_schema(DIM)
     return store
 
 
 @pytest.fixture(params=BACKENDS)
-def graph_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
-    """A fresh, empty store of each backend."""
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], GraphStore]]:
+    """Opens stores of one backend over one fresh, empty database. Each call is a new instance
+    (its own caches), like another process of the same deployment."""
+    opened: list[GraphStore] = []
     if request.param == "sql":
-        store, engine = _sql_store(tmp_path / "graph.db")
-        yield store
-        store.close()
-        engine.dispose()
+        engine = _sql_engine(tmp_path / "graph.db")
+
+        def open_() -> GraphStore:
+            opened.append(SqlGraphStore(engine))
+            return opened[-1]
     else:
-        store = _neo4j_store(request.getfixturevalue("neo4j_settings"))
-        yield store
+        settings = request.getfixturevalue("neo4j_settings")
+        _clean_neo4j(settings)
+        engine = None
+
+        def open_() -> GraphStore:
+            opened.append(_neo4j_store(settings))
+            return opened[-1]
+
+    yield open_
+    for store in opened:
         store.close()
+    if engine is not None:
+        engine.dispose()
+
+
+@pytest.fixture
+def graph_store(open_store: Callable[[], GraphStore]) -> GraphStore:
+    """A fresh, empty store of each backend."""
+    return open_store()
 
 
 @pytest.fixture
 def both_stores(tmp_path: Path, neo4j_settings: GraphSettings) -> Iterator[tuple[GraphStore, GraphStore]]:
     """One fresh store of each backend, to feed the same batches and compare what comes out."""
-    sql_store, engine = _sql_store(tmp_path / "graph.db")
+    engine = _sql_engine(tmp_path / "graph.db")
+    sql_store = SqlGraphStore(engine)
+    _clean_neo4j(neo4j_settings)
     neo_store = _neo4j_store(neo4j_settings)
     yield sql_store, neo_store
     neo_store.close()

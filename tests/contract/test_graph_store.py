@@ -31,6 +31,7 @@ from service.domain.normalize import normalize_name
 from service.errors import GraphStoreUnavailable
 from service.pipeline.batch import build_write_batch, entity_names
 from service.settings import GraphSettings
+from service.stores.neo4j import vector_search
 from service.stores.neo4j.graph_store import Neo4jGraphStore
 from service.stores.vector_cache import top_k_search
 from tests.contract.conftest import DIM, fake_vector
@@ -327,8 +328,9 @@ def test_export_graph_nodes_and_edge_weights(graph_store):
 
 
 @pytest.mark.neo4j
-def test_backends_agree_on_the_same_batches(both_stores):
+def test_backends_agree_on_the_same_batches(both_stores, neo4j_settings):
     sql_store, neo_store = both_stores
+    neo_reader = Neo4jGraphStore.connect(neo4j_settings)  # never loads vectors: native index search
     batches = [
         doc_paris(),
         doc_france(),
@@ -360,7 +362,8 @@ def test_backends_agree_on_the_same_batches(both_stores):
             for kind in KINDS:
                 for top_k, min_score in ((1, -1.0), (3, -1.0), (50, -1.0), (5, 0.2)):
                     expected = sql_store.search_vectors(ns, kind, queries, top_k, min_score)
-                    got = neo_store.search_vectors(ns, kind, queries, top_k, min_score)
+                    got = neo_reader.search_vectors(ns, kind, queries, top_k, min_score)
+                    assert neo_store.search_vectors(ns, kind, queries, top_k, min_score) == got
                     assert [[i for i, _ in row] for row in got] == [[i for i, _ in row] for row in expected]
                     for g_row, e_row in zip(got, expected, strict=True):
                         assert [s for _, s in g_row] == pytest.approx([s for _, s in e_row], abs=1e-6)
@@ -372,6 +375,7 @@ def test_backends_agree_on_the_same_batches(both_stores):
     for store in both_stores:
         store.delete_namespace("other")
     compare()
+    neo_reader.close()
 
 
 # --- vectors --------------------------------------------------------------------------------
@@ -405,7 +409,7 @@ def test_vectors_follow_later_writes_and_deletes(graph_store):
 
 
 def test_a_fact_stated_twice_in_one_document_has_one_vector(graph_store, request):
-    if request.node.callspec.params["graph_store"] == "sql":
+    if request.node.callspec.params["open_store"] == "sql":
         request.applymarker(
             pytest.mark.xfail(
                 strict=True,
@@ -464,21 +468,42 @@ def test_search_vectors_ranking_k_and_min_score(graph_store):
     assert len(found[0]) == 2
 
 
-def test_search_vectors_in_a_small_namespace_beside_a_large_one(graph_store):
-    """A vector index that spans namespaces must neither leak nor starve the small one."""
+@pytest.mark.parametrize("max_fetch", [vector_search.MAX_FETCH, 64])
+def test_search_vectors_in_a_small_namespace_beside_a_large_one(open_store, max_fetch, monkeypatch):
+    """A vector index that spans namespaces must neither leak nor starve the small one. The
+    searching instance never loads vectors, so a Neo4j store answers from its native index; with
+    a small ``MAX_FETCH`` the small namespace needs the exact fallback."""
+    monkeypatch.setattr(vector_search, "MAX_FETCH", max_fetch)
+    writer = open_store()
     people = [f"Person {i}" for i in range(90)]
     triples = [(people[i], "knows", people[(i * 7 + 1) % len(people)]) for i in range(len(people))]
-    graph_store.write(make_batch("big", "doc-big", ("Big", "Everyone knows someone.", triples)))
-    graph_store.write(
-        make_batch("small", "doc-small", ("Small", "Ann knows Bob.", [("Ann", "knows", "Bob")]))
-    )
+    writer.write(make_batch("big", "doc-big", ("Big", "Everyone knows someone.", triples)))
+    writer.write(make_batch("small", "doc-small", ("Small", "Ann knows Bob.", [("Ann", "knows", "Bob")])))
+    reader = open_store()
     queries = np.vstack([fake_vector("query", str(i)) for i in range(8)])
     for ns, kind in (("big", "entity"), ("big", "fact"), ("small", "entity"), ("small", "fact")):
-        ids_, matrix = graph_store.export_vectors(ns, kind)
-        for top_k, min_score in ((1, -1.0), (5, -1.0), (40, 0.1), (200, -1.0)):
-            got = graph_store.search_vectors(ns, kind, queries, top_k, min_score)
+        ids_, matrix = writer.export_vectors(ns, kind)
+        for top_k, min_score in ((1, -1.0), (5, -1.0), (40, 0.1), (200, -1.0), (3, 0.5)):
+            got = reader.search_vectors(ns, kind, queries, top_k, min_score)
             expected = top_k_search(ids_, matrix, queries, top_k, min_score)
             assert [[i for i, _ in row] for row in got] == [[i for i, _ in row] for row in expected]
+            for g_row, e_row in zip(got, expected, strict=True):
+                assert [s for _, s in g_row] == pytest.approx([s for _, s in e_row], abs=1e-6)
+
+
+def test_another_instance_follows_writes_and_deletes(open_store):
+    """Two instances over one database (an API process and a worker): caches follow the version."""
+    writer, reader = open_store(), open_store()
+    writer.write(doc_paris())
+    assert set(vectors(reader, NS, "entity")) == {eid(n) for n in ("Paris", "France", "Rome")}
+    writer.write(doc_light())
+    assert eid("City of Light") in vectors(reader, NS, "entity")
+    query = fake_vector("entity", normalize_name("City of Light"))[None, :]
+    assert reader.search_vectors(NS, "entity", query, 1)[0][0][0] == eid("City of Light")
+    writer.delete_documents(NS, ["doc-light"])
+    assert eid("City of Light") not in vectors(reader, NS, "entity")
+    assert reader.search_vectors(NS, "entity", query, 1)[0][0][0] != eid("City of Light")
+    assert state(reader) == state(writer)
 
 
 # --- versions and namespaces ----------------------------------------------------------------

@@ -38,6 +38,7 @@ def run_query(namespace: str, body: QueryRequest, c: ContainerDep) -> QueryRespo
         snapshots=c.snapshots,
         embedder=c.embedder,
         params=c.retrieval_params,
+        lexical=c.lexical,
     )
     reply = None
     if llm is not None:

@@ -57,6 +57,10 @@ T = TypeVar("T")
 _MIN_READ_CHUNK = 1_000
 
 
+class _NotCached(Exception):
+    pass
+
+
 class DanglingReference(ValueError):
     """A batch's mention, fact or synonym names an entity or passage that does not exist."""
 
@@ -351,7 +355,9 @@ class Neo4jGraphStore:
     def search_vectors(
         self, namespace: str, kind: VectorKind, queries: np.ndarray, top_k: int, min_score: float = -1.0
     ) -> list[list[tuple[str, float]]]:
-        """Native vector index first, exact scores always (see ``vector_search.search``)."""
+        """Exact search from memory when the namespace's vectors are cached at the current
+        version (as after a snapshot build); otherwise candidates from the native vector index,
+        scored exactly (see ``vector_search.search``)."""
         q = np.asarray(queries, dtype=np.float32)
         if q.ndim == 1:
             q = q.reshape(1, -1)
@@ -362,11 +368,25 @@ class Neo4jGraphStore:
             ids, matrix = self.export_vectors(namespace, kind)
             return top_k_search(ids, matrix, q[rows], top_k, min_score)
 
+        warm = self._cached_vectors(namespace, kind)
+        if warm is not None:  # already in memory at the current version: exact and no round trip
+            return top_k_search(warm[0], warm[1], q, top_k, min_score)
         if not self._index_online(kind):
             return exact(list(range(len(q))))
         return vector_search.search(
             self._read, namespace, kind, q, top_k, min_score, exact, max(self._batch, _MIN_READ_CHUNK)
         )
+
+    def _cached_vectors(self, namespace: str, kind: VectorKind) -> tuple[list[str], np.ndarray] | None:
+        """The namespace's vectors of a kind when the cache holds them at the current version."""
+
+        def cold() -> tuple[list[str], np.ndarray]:
+            raise _NotCached
+
+        try:
+            return self._vectors.get(namespace, kind, self.graph_version(namespace), cold)
+        except _NotCached:
+            return None
 
     def _index_online(self, kind: VectorKind) -> bool:
         """Whether the kind's vector index exists and is online (remembered once it is): a store
