@@ -29,7 +29,6 @@ sys.path.insert(0, str(REPO))
 from service.container import Container  # noqa: E402
 from service.jobs.worker import Worker  # noqa: E402
 from service.pipeline.documents import NewDocument, submit_documents  # noqa: E402
-from service.pipeline.query import query  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 
@@ -77,16 +76,7 @@ def main() -> None:
         latencies = []
         for q in questions:
             t = time.perf_counter()
-            query(
-                "bench",
-                q,
-                top_k=10,
-                mode="graph",
-                store=container.graph,
-                snapshots=container.snapshots,
-                embedder=container.embedder,
-                params=container.retrieval_params,
-            )
+            container.query("bench", q, top_k=10, mode="graph")
             latencies.append((time.perf_counter() - t) * 1000)
         report = {
             "command": " ".join(["python", *sys.argv]),

@@ -15,7 +15,9 @@ from service.llm.cache import LLMCache
 from service.llm.client import LLMClient
 from service.llm.embedder import Embedder, SentenceTransformerEmbedder
 from service.pipeline.ingest import IngestOptions
-from service.pipeline.query import RetrievalParams
+from service.pipeline.query import QueryResult, RetrievalParams
+from service.pipeline.query import query as run_query
+from service.retrieval.fact_filter import FactFilter, llm_fact_filter
 from service.retrieval.lexical import LexicalIndexCache
 from service.retrieval.linking import LinkingParams
 from service.retrieval.snapshot import SnapshotCache
@@ -97,6 +99,16 @@ class Container:
         return self.llm
 
     @property
+    def fact_filter(self) -> FactFilter | None:
+        """HippoRAG 2's LLM recognition filter, when switched on and an LLM is configured."""
+        if not self.settings.retrieval.llm_fact_filter:
+            return None
+        if self.llm is None:
+            logger.warning("HIPPOGRAPH_RETRIEVAL__LLM_FACT_FILTER is on but no LLM is configured: filter off")
+            return None
+        return llm_fact_filter(self.llm)
+
+    @property
     def extractor_name(self) -> str:
         choice = self.settings.extraction.extractor
         if choice == "auto":
@@ -145,6 +157,22 @@ class Container:
             passage_node_weight=r.passage_node_weight,
             passage_seed_power=r.passage_seed_power,
             damping=r.damping,
+        )
+
+    def query(self, namespace: str, text: str, *, top_k: int, mode: str) -> QueryResult:
+        """``pipeline.query`` wired with this container's adapters and settings: what the API,
+        the CLI, the evaluation harness and the benchmarks call."""
+        return run_query(
+            namespace,
+            text,
+            top_k=top_k,
+            mode=mode,
+            store=self.graph,
+            snapshots=self.snapshots,  # type: ignore[arg-type]
+            embedder=self.embedder,
+            params=self.retrieval_params,
+            lexical=self.lexical,
+            fact_filter=self.fact_filter,
         )
 
     def close(self) -> None:

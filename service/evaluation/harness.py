@@ -204,19 +204,7 @@ def ingest_dataset(
 
 
 def _run_query(c: Container, namespace: str, text: str, mode: str):
-    from service.pipeline.query import query
-
-    return query(
-        namespace,
-        text,
-        top_k=TOP_K,
-        mode=mode,  # type: ignore[arg-type]
-        store=c.graph,
-        snapshots=c.snapshots,
-        embedder=c.embedder,
-        params=c.retrieval_params,
-        lexical=c.lexical,
-    )
+    return c.query(namespace, text, top_k=TOP_K, mode=mode)
 
 
 def evaluate_mode(

@@ -16,6 +16,7 @@ import numpy as np
 from service.domain.models import RankedPassage
 from service.errors import InvalidInput
 from service.llm.embedder import Embedder
+from service.retrieval.fact_filter import FactFilter
 from service.retrieval.lexical import LexicalIndexCache
 from service.retrieval.linking import LinkingParams, link_facts
 from service.retrieval.seeds import entity_seeds, reset_vector
@@ -87,6 +88,7 @@ def query(
     embedder: Embedder,
     params: RetrievalParams,
     lexical: LexicalIndexCache | None = None,
+    fact_filter: FactFilter | None = None,
 ) -> QueryResult:
     timer = _Timer()
     snapshot = snapshots.get(namespace)
@@ -111,7 +113,7 @@ def query(
     if mode == "dense":
         ranked = [(int(r), float(dense[r])) for r in _top(dense, top_k)]
     else:
-        ranked = _graph_rank(snapshot, text, q, dense, top_k, params, result, timer)
+        ranked = _graph_rank(snapshot, text, q, dense, top_k, params, result, timer, fact_filter)
     result.passages = _materialize(store, snapshot, namespace, ranked)
     timer.lap("fetch")
     result.timings_ms = timer.timings
@@ -128,9 +130,20 @@ def _graph_rank(
     params: RetrievalParams,
     result: QueryResult,
     timer: _Timer,
+    fact_filter: FactFilter | None = None,
 ) -> list[tuple[int, float]]:
     linked = link_facts(snapshot, q, dense, question, params.linking)
     timer.lap("link")
+    if fact_filter is not None and linked:
+        kept = fact_filter(question, [snapshot.fact_texts[f.row] for f in linked])
+        timer.lap("filter")
+        if kept is None:
+            result.fallback = "the LLM fact filter failed; unfiltered facts were used"
+        elif not kept:
+            result.fallback = "the LLM fact filter kept no fact; ranked by dense similarity"
+            return [(int(r), float(dense[r])) for r in _top(dense, top_k)]
+        else:
+            linked = [linked[i] for i in kept]
     seeds = entity_seeds(snapshot, linked)
     if not seeds:
         result.fallback = "no fact could be linked to the query; ranked by dense similarity"

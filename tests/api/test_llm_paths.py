@@ -103,3 +103,36 @@ def test_answer_uses_the_reader(llm_client, llm_container, fake_llm, ns):
     assert r.status_code == 200 and r.json()["answer"] == "Warsaw"
     reader = [q for q in fake_llm.requests if q["kind"] == "reader"]
     assert len(reader) == 1 and "Warsaw is the capital of Poland" in reader[0]["user"]
+
+
+def test_llm_fact_filter_is_off_by_default_and_filters_when_on(llm_client, llm_container, fake_llm, ns):
+    fake_llm.canned["Chopin lived"] = {
+        "entities": ["Warsaw", "Poland", "Chopin"],
+        "triples": [["Warsaw", "capital of", "Poland"], ["Chopin", "lived in", "Warsaw"]],
+    }
+    fake_llm.canned["DROP"] = {
+        "entities": ["Krakow", "Vistula"],
+        "triples": [["Krakow", "DROP near", "Vistula"]],
+    }
+    other = {"id": "other", "title": "Krakow", "text": "Krakow lies near the Vistula. DROP"}
+    _ingest(llm_client, llm_container, ns, [GOOD, other])
+    question = {"query": "Where did Chopin live?", "mode": "graph"}
+
+    off = llm_client.post(f"/v1/namespaces/{ns}/query", json=question).json()
+    assert fake_llm.count("filter") == 0
+    assert any("drop" in f["text"].lower() for f in off["facts"])  # 3 facts linked, unfiltered
+
+    llm_container.settings.retrieval.llm_fact_filter = True
+    on = llm_client.post(f"/v1/namespaces/{ns}/query", json=question).json()
+    assert fake_llm.count("filter") == 1
+    assert on["facts"] and not any("drop" in f["text"].lower() for f in on["facts"])
+    assert on["passages"][0]["document_id"] == "good" and on["fallback"] is None
+
+
+def test_fact_filter_failure_degrades_to_unfiltered_facts(llm_client, llm_container, fake_llm, ns):
+    _ingest(llm_client, llm_container, ns, [GOOD])
+    llm_container.settings.retrieval.llm_fact_filter = True
+    r = llm_client.post(f"/v1/namespaces/{ns}/query", json={"query": "Where did Chopin live FAIL_500?"})
+    assert r.status_code == 200
+    body = r.json()
+    assert "fact filter failed" in body["fallback"] and body["facts"]

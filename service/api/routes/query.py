@@ -6,7 +6,6 @@ from service.api.deps import ContainerDep
 from service.api.schemas import EntityHit, ErrorResponse, FactHit, PassageHit, QueryRequest, QueryResponse
 from service.errors import InvalidInput
 from service.pipeline.answer import answer
-from service.pipeline.query import query
 
 router = APIRouter(prefix="/v1/namespaces/{namespace}", tags=["query"])
 
@@ -29,17 +28,7 @@ def run_query(namespace: str, body: QueryRequest, c: ContainerDep) -> QueryRespo
     if body.top_k > max_top_k:
         raise InvalidInput(f"top_k must be between 1 and {max_top_k}")
     llm = c.require_llm() if body.answer else None
-    result = query(
-        namespace,
-        body.query,
-        top_k=body.top_k,
-        mode=body.mode or c.default_mode,
-        store=c.graph,
-        snapshots=c.snapshots,
-        embedder=c.embedder,
-        params=c.retrieval_params,
-        lexical=c.lexical,
-    )
+    result = c.query(namespace, body.query, top_k=body.top_k, mode=body.mode or c.default_mode)
     reply = None
     if llm is not None:
         reply = answer(llm, body.query, result.passages, c.settings.llm.max_answer_passages)
