@@ -20,6 +20,9 @@ class Triple:
     subject: str
     relation: str
     object: str
+    # The sentence that states the fact, when the extractor keeps it (the offline extractor
+    # does): then the fact is embedded as its evidence rather than as the terse triple.
+    evidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,14 @@ def fact_text(subject: str, relation: str, obj: str) -> str:
     from service.domain.normalize import normalize_name, normalize_relation
 
     return str((normalize_name(subject), normalize_relation(relation), normalize_name(obj)))
+
+
+def fact_embedding_text(triple: Triple, title: str | None) -> str:
+    """What a fact's vector is computed from: its evidence sentence (with the passage title,
+    which names what the sentence is about) when the extractor kept one, else ``fact_text``."""
+    if triple.evidence:
+        return f"{title}\n{triple.evidence}" if title else triple.evidence
+    return fact_text(triple.subject, triple.relation, triple.object)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from service.domain.models import Extraction, PassageText, Triple
@@ -16,7 +17,7 @@ class Extractor(Protocol):
         returns a partial result for a passage it could not process."""
 
 
-def clean_extraction(entities: list[str], triples: list[tuple[str, str, str]]) -> Extraction:
+def clean_extraction(entities: list[str], triples: Sequence[Triple | tuple[str, str, str]]) -> Extraction:
     """Drop empty names and degenerate triples, and de-duplicate by normalized identity while
     keeping first-seen order (deterministic graphs from deterministic extractor output)."""
     seen_entities: dict[str, str] = {}
@@ -25,9 +26,11 @@ def clean_extraction(entities: list[str], triples: list[tuple[str, str, str]]) -
         if key and key not in seen_entities:
             seen_entities[key] = name.strip()
     seen_triples: dict[tuple[str, str, str], Triple] = {}
-    for s, r, o in triples:
+    for triple in triples:
+        s, r, o = (triple.subject, triple.relation, triple.object) if isinstance(triple, Triple) else triple
+        evidence = triple.evidence if isinstance(triple, Triple) else None
         key = (normalize_name(s), normalize_name(r), normalize_name(o))
         if not all(key) or key[0] == key[2] or key in seen_triples:
             continue
-        seen_triples[key] = Triple(s.strip(), r.strip(), o.strip())
+        seen_triples[key] = Triple(s.strip(), r.strip(), o.strip(), evidence)
     return Extraction(entities=tuple(seen_entities.values()), triples=tuple(seen_triples.values()))

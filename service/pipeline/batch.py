@@ -20,7 +20,7 @@ from service.domain.models import (
     Passage,
     PassageText,
     SynonymEdge,
-    fact_text,
+    fact_embedding_text,
 )
 
 
@@ -42,7 +42,7 @@ def build_write_batch(
     fact_vectors: Mapping[str, np.ndarray],
     synonyms: Sequence[SynonymEdge] = (),
 ) -> GraphWriteBatch:
-    """``entity_vectors`` is keyed by entity id, ``fact_vectors`` by the fact's embedded text."""
+    """``entity_vectors`` is keyed by entity id, ``fact_vectors`` by ``fact_embedding_text``."""
     if len(passages) != len(extractions) or len(passages) != len(passage_vectors):
         raise ValueError("passages, extractions and passage vectors must align")
     out_passages: list[Passage] = []
@@ -69,7 +69,7 @@ def build_write_batch(
                     t.subject,
                     t.object,
                     pid,
-                    fact_vectors[fact_text(t.subject, t.relation, t.object)],
+                    fact_vectors[fact_embedding_text(t, passage.title)],
                 )
     return GraphWriteBatch(
         namespace=namespace,

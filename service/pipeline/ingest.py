@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from service.domain import ids
-from service.domain.models import Extraction, PassageText, SynonymEdge, fact_text
+from service.domain.models import Extraction, PassageText, SynonymEdge, fact_embedding_text
 from service.errors import ExtractionFailed
 from service.extraction.base import Extractor
 from service.llm.embedder import Embedder
@@ -127,11 +127,11 @@ def _embed_and_write(
     names: dict[str, str] = {}
     facts: dict[str, None] = {}
     for d in docs:
-        for extraction in d.extractions:
+        for passage, extraction in zip(d.passages, d.extractions, strict=True):
             for name in entity_names(extraction):
                 names.setdefault(ids.entity_id(namespace, name), name)
             for t in extraction.triples:
-                facts.setdefault(fact_text(t.subject, t.relation, t.object))
+                facts.setdefault(fact_embedding_text(t, passage.title))
     entity_ids = list(names)
     entity_matrix = embedder.embed([names[e] for e in entity_ids])
     fact_keys = list(facts)
