@@ -54,7 +54,11 @@ class VectorCache:
                 del self._entries[key]
                 return
             known = set(entry.ids)
-            fresh = [i for i, id_ in enumerate(ids) if id_ not in known]
+            fresh: list[int] = []
+            for i, id_ in enumerate(ids):
+                if id_ not in known:  # also skips an id repeated within this batch
+                    known.add(id_)
+                    fresh.append(i)
             if fresh:
                 entry.ids = entry.ids + [ids[i] for i in fresh]
                 entry.matrix = np.vstack([entry.matrix, rows[fresh]]) if entry.matrix.size else rows[fresh]
