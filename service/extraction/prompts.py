@@ -7,10 +7,13 @@ Bump ``PROMPT_VERSION`` whenever a prompt changes: it is part of the LLM cache k
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 PROMPT_VERSION = "openie-v1"
+
+M = TypeVar("M", bound=BaseModel)
 
 NER_SYSTEM = (
     "You read one passage and list the named entities it mentions: people, organizations, "
@@ -69,18 +72,20 @@ def _strip_fences(raw: str) -> str:
     return text
 
 
-def parse_ner(raw: str) -> NerResponse:
+def _parse(model: type[M], raw: str) -> M:
+    """Validate an LLM's JSON answer (code fences tolerated); ``ValueError`` says what is wrong."""
     try:
-        return NerResponse.model_validate_json(_strip_fences(raw))
+        return model.model_validate_json(_strip_fences(raw))
     except ValidationError as exc:
         raise ValueError(str(exc)) from exc
+
+
+def parse_ner(raw: str) -> NerResponse:
+    return _parse(NerResponse, raw)
 
 
 def parse_triples(raw: str) -> TriplesResponse:
-    try:
-        return TriplesResponse.model_validate_json(_strip_fences(raw))
-    except ValidationError as exc:
-        raise ValueError(str(exc)) from exc
+    return _parse(TriplesResponse, raw)
 
 
 READER_PROMPT_VERSION = "reader-v1"
@@ -108,10 +113,7 @@ class ReaderResponse(BaseModel):
 
 
 def parse_reader(raw: str) -> ReaderResponse:
-    try:
-        return ReaderResponse.model_validate_json(_strip_fences(raw))
-    except ValidationError as exc:
-        raise ValueError(str(exc)) from exc
+    return _parse(ReaderResponse, raw)
 
 
 FILTER_PROMPT_VERSION = "fact-filter-v1"
@@ -136,7 +138,4 @@ class FilterResponse(BaseModel):
 
 
 def parse_filter(raw: str) -> FilterResponse:
-    try:
-        return FilterResponse.model_validate_json(_strip_fences(raw))
-    except ValidationError as exc:
-        raise ValueError(str(exc)) from exc
+    return _parse(FilterResponse, raw)
