@@ -13,7 +13,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY service ./service
 COPY migrations ./migrations
-RUN pip install --no-cache-dir . \
+# Editable install: the Alembic scripts in /app/migrations are found next to the package.
+RUN pip install --no-cache-dir -e . \
     && useradd --system --uid 10001 --home-dir /data hippograph \
     && mkdir -p /data && chown hippograph /data
 

@@ -14,6 +14,8 @@ from sqlalchemy import Engine, create_engine, event, inspect
 
 logger = logging.getLogger(__name__)
 
+# The top-level migrations/ folder of the source tree: the service is installed editable
+# (README, Dockerfile), so the Alembic scripts are always next to the package.
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 
 
@@ -65,6 +67,11 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the latest Alembic revision (idempotent)."""
     from alembic import command
 
+    if not (MIGRATIONS_DIR / "env.py").exists():
+        raise RuntimeError(
+            f"Alembic scripts not found at {MIGRATIONS_DIR}: install the service from its source tree "
+            "with `pip install -e .`"
+        )
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
