@@ -84,7 +84,7 @@ class Worker:
         split = bool(job.payload.get("split", True))
         ids = list(job.payload.get("document_ids", []))
         docs = {d.id: d for d in c.documents.get_many(ns, ids)}
-        errors: list[dict] = [e for e in job.errors]
+        errors: list[dict] = list(job.errors)
         done = sum(1 for i in ids if i in docs and docs[i].status in ("indexed", "failed"))
         todo = [docs[i] for i in ids if i in docs and docs[i].status == "pending"]
         failed = {e["document_id"] for e in errors}

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from service.domain.models import GraphWriteBatch
+
 Loader = Callable[[], tuple[list[str], np.ndarray]]
 
 
@@ -63,6 +65,17 @@ class VectorCache:
                 entry.ids = entry.ids + [ids[i] for i in fresh]
                 entry.matrix = np.vstack([entry.matrix, rows[fresh]]) if entry.matrix.size else rows[fresh]
             entry.version = to_version
+
+    def follow_write(self, batch: GraphWriteBatch, from_version: int, to_version: int) -> None:
+        """Record every vector a store just wrote for ``batch`` (the first row of an id wins, as
+        both stores keep the first writer's vector)."""
+        for kind, items in (("passage", batch.passages), ("entity", batch.entities), ("fact", batch.facts)):
+            rows = (
+                np.vstack([np.asarray(i.embedding, dtype=np.float32) for i in items])
+                if items
+                else np.zeros((0, 0), np.float32)
+            )
+            self.append(batch.namespace, kind, from_version, to_version, [i.id for i in items], rows)
 
     def invalidate(self, namespace: str) -> None:
         with self._lock:

@@ -230,17 +230,7 @@ class Neo4jGraphStore:
 
         with self._session() as session:
             after = session.execute_write(work)
-        # Follow the write in the vector cache (first row per id, as stored).
-        for kind, items in (("passage", batch.passages), ("entity", batch.entities), ("fact", batch.facts)):
-            first: dict[str, np.ndarray] = {}
-            for item in items:
-                first.setdefault(item.id, item.embedding)
-            rows = (
-                np.vstack([np.asarray(v, dtype=np.float32) for v in first.values()])
-                if first
-                else np.zeros((0, 0), np.float32)
-            )
-            self._vectors.append(ns, kind, after - 1, after, list(first), rows)
+        self._vectors.follow_write(batch, after - 1, after)
 
     @_translate_errors
     def delete_documents(self, namespace: str, document_ids: Sequence[str]) -> None:

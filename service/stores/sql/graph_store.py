@@ -148,12 +148,7 @@ class SqlGraphStore:
             )
             self._insert_ignore(conn, t.vectors, vector_rows)
             before, after = self._bump_version(conn, ns)
-        for kind, items in (("passage", batch.passages), ("entity", batch.entities), ("fact", batch.facts)):
-            if items:
-                rows = np.vstack([np.asarray(i.embedding, dtype=np.float32) for i in items])
-                self._vectors.append(ns, kind, before, after, [i.id for i in items], rows)
-            else:
-                self._vectors.append(ns, kind, before, after, [], np.zeros((0, 0), np.float32))
+        self._vectors.follow_write(batch, before, after)
 
     def delete_documents(self, namespace: str, document_ids: Sequence[str]) -> None:
         if not document_ids:
