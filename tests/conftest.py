@@ -4,6 +4,7 @@ and (for the contract suite) a real Neo4j started from Maven Central jars."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,11 @@ def shared_data(*parts: str) -> Path:
             f"shared evaluation data not found at {path} (it lives beside the repo in ../shared/data)"
         )
     return path
+
+
+def assert_utc(*stamps: str) -> None:
+    """Every timestamp the API returns carries its offset, and it is UTC (on SQLite too)."""
+    for stamp in stamps:
+        parsed = datetime.fromisoformat(stamp)
+        assert parsed.utcoffset() == timedelta(0), stamp
+        assert abs(datetime.now(UTC) - parsed) < timedelta(minutes=5), stamp

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import drain
+from tests.conftest import assert_utc, drain
 
 DOCS = [
     {
@@ -38,6 +38,9 @@ def test_ingest_poll_and_read_back(client, container):
 
     doc = client.get(f"/v1/namespaces/{ns}/documents/warsaw").json()
     assert doc["status"] == "indexed" and doc["title"] == "Warsaw" and doc["job_id"] == body["job_id"]
+    namespace = client.get(f"/v1/namespaces/{ns}").json()
+    assert_utc(doc["created_at"], doc["updated_at"], job["created_at"], job["finished_at"])
+    assert_utc(namespace["created_at"])
     listing = client.get(f"/v1/namespaces/{ns}/documents", params={"limit": 1}).json()
     assert listing["total"] == 2 and len(listing["documents"]) == 1
     page2 = client.get(f"/v1/namespaces/{ns}/documents", params={"limit": 1, "offset": 1}).json()

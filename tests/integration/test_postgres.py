@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.container import Container
-from tests.conftest import drain, make_settings
+from tests.conftest import assert_utc, drain, make_settings
 
 pytestmark = pytest.mark.postgres
 
@@ -40,7 +40,10 @@ def test_full_round_trip_on_postgres(pg_container):
         }
         job = client.post("/v1/namespaces/pg/documents", json={"documents": [extra]}).json()["job_id"]
         drain(pg_container)
-        assert client.get(f"/v1/jobs/{job}").json()["status"] == "succeeded"
+        finished = client.get(f"/v1/jobs/{job}").json()
+        assert finished["status"] == "succeeded"
+        extra_doc = client.get("/v1/namespaces/pg/documents/extra").json()
+        assert_utc(finished["created_at"], finished["finished_at"], extra_doc["created_at"])
         hits = client.post(
             "/v1/namespaces/pg/query", json={"query": "Where was Chopin born?", "top_k": 2}
         ).json()

@@ -7,6 +7,8 @@ mentions, synonyms, vectors, graph_versions.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
 )
 
 NAMING_CONVENTION = {
@@ -33,11 +36,37 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp that is always a timezone-aware UTC ``datetime`` in Python.
+
+    SQLite keeps no offset and hands back naive values even for ``timezone=True`` columns;
+    PostgreSQL hands back aware values in the session's time zone. Both come back as UTC here,
+    so API responses carry an offset on every backend. Naive values are refused on the way in:
+    they are ambiguous, and every writer in the service uses ``datetime.now(UTC)``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store timezone-aware UTC timestamps")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 namespaces = Table(
     "namespaces",
     metadata,
     Column("name", String(64), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
 
 documents = Table(
@@ -53,8 +82,8 @@ documents = Table(
     Column("status", String(16), nullable=False),
     Column("error", Text, nullable=True),
     Column("job_id", String(36), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 Index("ix_documents_namespace_created", documents.c.namespace, documents.c.created_at)
 
@@ -75,11 +104,11 @@ jobs = Table(
     Column("cancel_requested", Boolean, nullable=False),
     Column("last_error", Text, nullable=True),
     Column("worker_id", String(100), nullable=True),
-    Column("run_after", DateTime(timezone=True), nullable=False),
-    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=True),
-    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("run_after", UTCDateTime(), nullable=False),
+    Column("heartbeat_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
 )
 Index("ix_jobs_status_run_after", jobs.c.status, jobs.c.run_after)
 Index("ix_jobs_namespace_created", jobs.c.namespace, jobs.c.created_at)
@@ -90,7 +119,7 @@ llm_cache = Table(
     Column("key", String(64), primary_key=True),
     Column("model", String(200), nullable=False),
     Column("response", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
 
 # Seam for namespace-scoped API keys (a later issue); only hashes are ever stored.
@@ -100,7 +129,7 @@ api_keys = Table(
     Column("id", String(36), primary_key=True),
     Column("namespace", String(64), ForeignKey("namespaces.name", ondelete="CASCADE"), nullable=True),
     Column("key_hash", String(64), nullable=False, unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
 
 # --- SQL graph backend -------------------------------------------------------------------
