@@ -31,6 +31,14 @@ def _status_for(exc: errors.HippographError) -> int:
     return 500
 
 
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 (byte {exc.start})"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc)[:200]
+
+
 def error_body(code: str, detail) -> dict:
     return {"code": code, "detail": detail}
 
@@ -55,7 +63,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, exc.detail), status_code=exc.status_code)
+        detail = exc.detail
+        # FastAPI reports only JSONDecodeError as invalid JSON; a body that is not UTF-8, nests too
+        # deep for the parser or holds an over-long integer surfaces as a bare 400 "error parsing
+        # the body" raised from the parser's exception.
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            code = "malformed_json"
+            detail = f"request body is not valid JSON: {_describe(exc.__cause__)}"
+        return JSONResponse(error_body(code, detail), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

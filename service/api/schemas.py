@@ -2,10 +2,62 @@
 
 from __future__ import annotations
 
+import json
+import math
+import unicodedata
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_DOCUMENT_ID_CHARS = 200
+MAX_METADATA_DEPTH = 32  # the metadata object itself is level 1
+MAX_METADATA_BYTES = 64 * 1024  # serialized as compact UTF-8 JSON
+MAX_OFFSET = 2**62  # list offsets; larger values overflow the database's 64-bit integers
+
+
+def _has_surrogate(s: str) -> bool:
+    """A lone surrogate cannot be stored or sent as UTF-8 (it gets through ``json.loads``)."""
+    if s.isascii():
+        return False
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check_text(value: str | None, what: str) -> str | None:
+    if value is not None:
+        if _has_surrogate(value):
+            raise ValueError(f"{what} contains a lone surrogate code point (not valid Unicode text)")
+        if "\x00" in value:
+            raise ValueError(f"{what} contains a NUL character")
+    return value
+
+
+def _check_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """JSON that can be stored and served back: bounded depth and size, valid Unicode, finite numbers."""
+    stack: list[tuple[Any, int, str]] = [(metadata, 1, "metadata")]
+    while stack:
+        value, depth, where = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_METADATA_DEPTH:
+                raise ValueError(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    _check_text(key, f"a key in {where}")
+                    stack.append((item, depth + 1, f"{where}[{key[:40]!r}]"))
+            else:
+                stack.extend((item, depth + 1, f"{where}[{i}]") for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, where)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{where} is {value}; JSON numbers must be finite")
+    size = len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"))
+    if size > MAX_METADATA_BYTES:
+        raise ValueError(f"metadata is {size} bytes as JSON; the limit is {MAX_METADATA_BYTES}")
+    return metadata
 
 
 class ErrorResponse(BaseModel):
@@ -37,12 +89,45 @@ class DocumentIn(BaseModel):
     id: str | None = Field(
         default=None,
         min_length=1,
-        max_length=200,
-        description="Your id; default: a content hash of title and text.",
+        max_length=MAX_DOCUMENT_ID_CHARS,
+        description="Your id; default: a content hash of title and text. Any text without control "
+        "characters, '/' included (percent-encode it in URLs).",
     )
     title: str | None = Field(default=None, max_length=1000)
     text: str = Field(description="Document text. Long documents are split into passages.")
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description=f"Any JSON object, at most {MAX_METADATA_DEPTH} levels deep and "
+        f"{MAX_METADATA_BYTES} bytes as JSON.",
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.strip():
+            raise ValueError("id is blank")
+        if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+            raise ValueError("id contains a control character or a lone surrogate")
+        if value in (".", ".."):
+            raise ValueError("id cannot be '.' or '..': URLs drop such path segments")
+        return value
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        return _check_text(value, "title")
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _check_text(value, "text")
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _check_metadata(value)
 
 
 class DocumentsCreateRequest(BaseModel):

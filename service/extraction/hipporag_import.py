@@ -32,17 +32,47 @@ class OpenIEFile:
     dropped_triples: int
 
 
-def _split_passage(entry: dict[str, Any]) -> tuple[str | None, str]:
+def _check_string(value: str, where: str) -> str:
+    """Text that can be stored: no lone surrogate (``json.loads`` lets ``"\\ud800"`` through), no NUL."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(
+                f"{where} contains a lone surrogate code point (not valid Unicode text)"
+            ) from None
+    if "\x00" in value:
+        raise InvalidInput(f"{where} contains a NUL character")
+    return value
+
+
+def _split_passage(entry: dict[str, Any], i: int) -> tuple[str | None, str]:
     title = entry.get("title")
+    if title is not None and not isinstance(title, str):
+        raise InvalidInput(f"docs[{i}].title must be a string")
+    if isinstance(title, str):
+        _check_string(title, f"docs[{i}].title")
     text = entry.get("text")
     if isinstance(text, str) and text.strip():
-        return (title if isinstance(title, str) and title.strip() else None), text
+        return (title if isinstance(title, str) and title.strip() else None), _check_string(
+            text, f"docs[{i}].text"
+        )
     passage = entry.get("passage")
     if not isinstance(passage, str) or not passage.strip():
-        raise InvalidInput("each docs[] entry needs a non-empty 'text' or 'passage'")
+        raise InvalidInput(f"docs[{i}] needs a non-empty 'text' or 'passage' string")
+    _check_string(passage, f"docs[{i}].passage")
     if isinstance(title, str) and passage.startswith(title + "\n"):
         return title, passage[len(title) + 1 :]
     return None, passage
+
+
+def _list_field(entry: dict[str, Any], field: str, i: int) -> list:
+    value = entry.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(f"docs[{i}].{field} must be a list, not {type(value).__name__}")
+    return value
 
 
 def parse_openie(data: bytes | str | dict) -> OpenIEFile:
@@ -50,8 +80,12 @@ def parse_openie(data: bytes | str | dict) -> OpenIEFile:
     if not isinstance(data, dict):
         try:
             data = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"OpenIE file is not valid JSON: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"OpenIE file is not valid JSON: not UTF-8 (byte {exc.start})") from exc
+        except RecursionError as exc:
+            raise InvalidInput("OpenIE file is not valid JSON: nested too deeply") from exc
+        except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
+            raise InvalidInput(f"OpenIE file is not valid JSON: {str(exc)[:200]}") from exc
     docs = data.get("docs") if isinstance(data, dict) else None
     if not isinstance(docs, list) or not docs:
         raise InvalidInput("OpenIE file must be an object with a non-empty 'docs' list")
@@ -60,15 +94,21 @@ def parse_openie(data: bytes | str | dict) -> OpenIEFile:
     for i, entry in enumerate(docs):
         if not isinstance(entry, dict):
             raise InvalidInput(f"docs[{i}] is not an object")
-        title, text = _split_passage(entry)
-        entities = [e for e in entry.get("extracted_entities") or [] if isinstance(e, str)]
+        title, text = _split_passage(entry, i)
+        entities = [
+            _check_string(e, f"docs[{i}].extracted_entities[{j}]")
+            for j, e in enumerate(_list_field(entry, "extracted_entities", i))
+            if isinstance(e, str)
+        ]
         triples: list[list[str]] = []
-        for triple in entry.get("extracted_triples") or []:
+        for j, triple in enumerate(_list_field(entry, "extracted_triples", i)):
             if (
                 isinstance(triple, list | tuple)
                 and len(triple) == 3
                 and all(isinstance(x, str) for x in triple)
             ):
+                for k, x in enumerate(triple):
+                    _check_string(x, f"docs[{i}].extracted_triples[{j}][{k}]")
                 triples.append(list(triple))
             else:
                 dropped += 1

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import quote
+
 import pytest
+
+from tests.conftest import drain
 
 
 @pytest.fixture
@@ -105,3 +110,136 @@ def test_import_over_byte_limit(client, container, ns):
 
 def test_unknown_route(client):
     _err(client.get("/v1/nothing-here"), 404)
+
+
+def _post_raw(client, path, body: bytes):
+    return client.post(path, content=body, headers={"Content-Type": "application/json"})
+
+
+def test_document_id_with_slashes_is_reachable(client, container, ns):
+    doc_id = "https://example.org/a/b"
+    r = client.post(f"/v1/namespaces/{ns}/documents", json={"documents": [{"id": doc_id, "text": "Hello."}]})
+    assert r.status_code == 202 and r.json()["document_ids"] == [doc_id], r.text
+    drain(container)
+    for path in (quote(doc_id, safe=""), doc_id):
+        got = client.get(f"/v1/namespaces/{ns}/documents/{path}")
+        assert got.status_code == 200 and got.json()["id"] == doc_id, got.text
+    assert client.delete(f"/v1/namespaces/{ns}/documents/{quote(doc_id, safe='')}").status_code == 204
+    _err(client.get(f"/v1/namespaces/{ns}/documents/{doc_id}"), 404)
+
+    client.post(f"/v1/namespaces/{ns}/documents", json={"documents": [{"id": doc_id, "text": "Hello."}]})
+    drain(container)
+    assert client.delete(f"/v1/namespaces/{ns}/documents/{doc_id}").status_code == 204
+    assert _err(client.get(f"/v1/namespaces/{ns}/documents/{quote(doc_id, safe='')}"), 404)["code"] == (
+        "document_not_found"
+    )
+
+
+@pytest.mark.parametrize("doc_id", ["", "   ", "a\nb", "a\x00b", "tab\there", "del\x7f", "..", "x" * 201])
+def test_bad_document_id(client, ns, doc_id):
+    r = client.post(f"/v1/namespaces/{ns}/documents", json={"documents": [{"id": doc_id, "text": "t"}]})
+    assert _err(r, 422)["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("field", ["id", "title", "text"])
+def test_lone_surrogate_in_document_fields(client, ns, field):
+    body = json.dumps({"documents": [{"text": "fine", field: "bad \ud800"}]})  # ASCII: "\\ud800"
+    _err(_post_raw(client, f"/v1/namespaces/{ns}/documents", body.encode()), 422)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "needle"),
+    [
+        (b'{"k": "\\ud800"}', "surrogate"),
+        (b'{"\\udfff": 1}', "surrogate"),
+        (b'{"k": ["ok", {"deeper": "\\ud800"}]}', "surrogate"),
+        (b'{"k": ' + b"[" * 400 + b"]" * 400 + b"}", "nested deeper than 32"),
+        (b'{"k": ' + b"[" * 32 + b"]" * 32 + b"}", "nested deeper than 32"),
+        (b'{"k": "' + b"x" * (64 * 1024) + b'"}', "bytes as JSON"),
+        (b'{"k": NaN}', "finite"),
+        (b'{"k": "a\\u0000b"}', "NUL"),
+    ],
+)
+def test_bad_metadata_is_422_and_nothing_is_stored(client, ns, metadata, needle):
+    r = _post_raw(
+        client, f"/v1/namespaces/{ns}/documents", b'{"documents": [{"text": "t", "metadata": %s}]}' % metadata
+    )
+    body = _err(r, 422)
+    assert needle in body["detail"][0]["msg"] and body["detail"][0]["loc"][-1] == "metadata"
+    listing = client.get(f"/v1/namespaces/{ns}/documents")
+    assert listing.status_code == 200 and listing.json()["total"] == 0
+
+
+def test_metadata_at_the_limits_round_trips(client, ns):
+    from service.api.schemas import MAX_METADATA_DEPTH
+
+    deep: dict = {}
+    node = deep
+    for _ in range(MAX_METADATA_DEPTH - 3):
+        node["n"] = {}
+        node = node["n"]
+    node["list"] = ["leaf"]  # metadata is level 1, "deep" level 2, the innermost dict 31, this list 32
+    metadata = {"deep": deep, "text": "ünïcode ✓"}
+    r = client.post(
+        f"/v1/namespaces/{ns}/documents", json={"documents": [{"id": "m", "text": "t", "metadata": metadata}]}
+    )
+    assert r.status_code == 202, r.text
+    assert client.get(f"/v1/namespaces/{ns}/documents/m").json()["metadata"] == metadata
+    assert client.get(f"/v1/namespaces/{ns}/documents").status_code == 200
+
+
+@pytest.mark.parametrize("offset", ["9223372036854775808", str(2**62 + 1), "-1"])
+def test_offset_out_of_range(client, ns, offset):
+    _err(client.get(f"/v1/namespaces/{ns}/documents", params={"offset": offset}), 422)
+    _err(client.get("/v1/jobs", params={"offset": offset}), 422)
+
+
+def test_largest_offset_is_an_empty_page(client, ns):
+    r = client.get(f"/v1/namespaces/{ns}/documents", params={"offset": 2**62})
+    assert r.status_code == 200 and r.json()["documents"] == []
+    r = client.get("/v1/jobs", params={"offset": 2**62})
+    assert r.status_code == 200 and r.json()["jobs"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b'{"docs":[{"text":"x","extracted_entities":5}]}', "docs[0].extracted_entities"),
+        (b'{"docs":[{"text":"x"},{"text":"y","extracted_triples":7}]}', "docs[1].extracted_triples"),
+        (b'{"docs":[{"text":"x","extracted_entities":"abc"}]}', "docs[0].extracted_entities"),
+        (b'{"docs":[{"text":"x\\ud800"}]}', "docs[0].text"),
+        (b'{"docs":[{"passage":"x\\ud800"}]}', "docs[0].passage"),
+        (b'{"docs":[{"title":"t\\ud800","text":"x"}]}', "docs[0].title"),
+        (b'{"docs":[{"text":"x","extracted_entities":["\\ud800"]}]}', "docs[0].extracted_entities[0]"),
+        (
+            b'{"docs":[{"text":"x","extracted_triples":[["a","b","\\ud800"]]}]}',
+            "docs[0].extracted_triples[0][2]",
+        ),
+        (b'{"docs":[{"text":"x","title":5}]}', "docs[0].title"),
+        (b'{"docs":[{"text":5}]}', "docs[0]"),
+        (b'{"docs":' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+        (b'{"docs":[{"text":"\xff"}]}', "not UTF-8"),
+        (b'{"docs":[{"text":"x","n":' + b"9" * 5000 + b"}]}", "not valid JSON"),
+    ],
+)
+def test_malformed_openie_import(client, ns, body, needle):
+    r = _post_raw(client, f"/v1/namespaces/{ns}/imports/openie", body)
+    detail = _err(r, 422)["detail"]
+    assert needle in detail, detail
+
+
+def test_namespace_name_with_trailing_newline(client):
+    _err(client.post("/v1/namespaces", json={"name": "ops\n"}), 422)
+    _err(client.post("/v1/namespaces", json={"name": "ops\r\n"}), 422)
+    assert client.post("/v1/namespaces", json={"name": "ops"}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"documents": [{"text": "caf\xe9"}]}',
+        b'{"documents": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    ],
+)
+def test_unparseable_body_is_malformed_json(client, ns, body):
+    assert _err(_post_raw(client, f"/v1/namespaces/{ns}/documents", body), 400)["code"] == "malformed_json"

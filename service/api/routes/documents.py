@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from service.api.deps import ContainerDep
 from service.api.schemas import (
+    MAX_OFFSET,
     DocumentListResponse,
     DocumentResponse,
     DocumentsCreateRequest,
@@ -128,7 +129,7 @@ def list_documents(
     namespace: str,
     c: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     status_: Annotated[
         Literal["pending", "indexed", "failed", "cancelled"] | None, Query(alias="status")
     ] = None,
@@ -140,7 +141,7 @@ def list_documents(
 
 
 @router.get(
-    "/documents/{document_id}",
+    "/documents/{document_id:path}",
     operation_id="getDocument",
     response_model=DocumentResponse,
     responses={404: {"model": ErrorResponse}},
@@ -150,7 +151,7 @@ def get_document(namespace: str, document_id: str, c: ContainerDep) -> DocumentR
 
 
 @router.delete(
-    "/documents/{document_id}",
+    "/documents/{document_id:path}",
     operation_id="deleteDocument",
     status_code=status.HTTP_204_NO_CONTENT,
     responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},

@@ -5,7 +5,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from service.api.deps import ContainerDep
-from service.api.schemas import DocumentError, ErrorResponse, JobListResponse, JobProgress, JobResponse
+from service.api.schemas import (
+    MAX_OFFSET,
+    DocumentError,
+    ErrorResponse,
+    JobListResponse,
+    JobProgress,
+    JobResponse,
+)
 from service.jobs.queue import Job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -33,7 +40,7 @@ def list_jobs(
     namespace: str | None = None,
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JobListResponse:
     jobs, total = c.jobs.list(namespace=namespace, status=status, limit=limit, offset=offset)
     return JobListResponse(jobs=[job_response(j) for j in jobs], total=total, limit=limit, offset=offset)

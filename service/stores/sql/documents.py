@@ -12,11 +12,12 @@ from sqlalchemy import Connection, Engine, func, select, update
 from service.errors import Conflict, DocumentNotFound, InvalidInput, NamespaceNotFound
 from service.stores.sql import tables as t
 
-NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def check_namespace_name(name: str) -> str:
-    if not NAMESPACE_PATTERN.match(name):
+    # fullmatch: '$' would also match before a trailing newline ("ops\n").
+    if not NAMESPACE_PATTERN.fullmatch(name):
         raise InvalidInput(
             "namespace names are 1-64 characters: letters, digits, '_', '-', '.', starting with a "
             "letter or digit"
