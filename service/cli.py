@@ -52,16 +52,17 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from service.jobs.worker import Worker
 
     container = _container(settings)
-    worker = Worker(container)
+    stop = threading.Event()
+    worker = Worker(container, stop=stop)
     try:
         if args.drain:
             n = worker.drain()
             logger.info("processed %d job(s)", n)
             return 0
-        stop = threading.Event()
+        # SIGTERM/SIGINT: finish the document in hand, give the job back to the queue, exit.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        worker.run_forever(stop)
+        worker.run_forever()
         return 0
     finally:
         container.close()
@@ -86,13 +87,13 @@ def cmd_import_openie(args: argparse.Namespace, settings: Settings) -> int:
     from service.errors import Conflict
     from service.extraction.hipporag_import import parse_openie
     from service.jobs.worker import Worker
-    from service.pipeline.documents import submit_openie_import
+    from service.pipeline.documents import create_namespace, submit_openie_import
 
     container = _container(settings)
     try:
         container.migrate()
         try:
-            container.documents.create_namespace(args.namespace)
+            create_namespace(container, args.namespace)
         except Conflict:
             pass
         openie = parse_openie(Path(args.file).read_bytes())

@@ -60,7 +60,8 @@ class Container:
 
     @cached_property
     def jobs(self) -> JobQueue:
-        return JobQueue(self.engine, max_attempts=self.settings.worker.max_attempts)
+        w = self.settings.worker
+        return JobQueue(self.engine, max_attempts=w.max_attempts, backoff_s=w.retry_backoff_s)
 
     @cached_property
     def graph(self) -> GraphStore:

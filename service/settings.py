@@ -95,9 +95,10 @@ class WorkerSettings(BaseModel):
 
     in_process: bool = True
     poll_interval_s: float = 0.5
-    heartbeat_s: float = 10.0
-    stalled_after_s: float = 120.0
+    heartbeat_s: float = 10.0  # a running job's heartbeat period (from a thread, see jobs.worker)
+    stalled_after_s: float = 120.0  # a running job silent this long lost its worker: reap it
     max_attempts: int = 3
+    retry_backoff_s: float = 2.0  # first retry after an infrastructure failure; doubles each time
 
 
 class LimitsSettings(BaseModel):

@@ -112,15 +112,14 @@ def eval_namespace(dataset: Dataset, openie_bytes: bytes | None) -> str:
 
 
 def _fresh_namespace(c: Container, namespace: str) -> None:
-    from service.pipeline.documents import delete_namespace
+    from service.pipeline.documents import create_namespace, delete_namespace
 
     try:
         delete_namespace(c, namespace)
         logger.info("deleted the previous evaluation namespace %s", namespace)
     except NamespaceNotFound:
         pass
-    c.lexical.drop(namespace)
-    c.documents.create_namespace(namespace)
+    create_namespace(c, namespace)
 
 
 def _drain(c: Container, job_id: str, total: int, progress: bool) -> None:

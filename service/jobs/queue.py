@@ -5,8 +5,11 @@
   ``FOR UPDATE SKIP LOCKED`` so many workers never take the same job; on SQLite the single
   writer lock (BEGIN IMMEDIATE) gives the same guarantee.
 * Running jobs heartbeat; a job whose heartbeat is older than ``stalled_after`` (its worker
-  died) is put back in the queue. Failures are retried with exponential backoff up to
-  ``max_attempts``.
+  died) is put back in the queue, or failed once it has used ``max_attempts``. Failures are
+  retried with exponential backoff up to ``max_attempts``.
+* A worker's writes to its job are fenced by its ``worker_id``: after a reap, a cancel or a
+  namespace delete, the old owner's heartbeat says ``"lost"``/``"cancel"`` and it stops.
+* Document statuses follow their job (``documents.job_id``), in the job's own transactions.
 """
 
 from __future__ import annotations
@@ -14,18 +17,33 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
 from service.errors import Conflict, JobNotFound
 from service.stores.sql import tables as t
+from service.stores.sql.db import reader
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+Lease = Literal["held", "cancel", "lost"]
+
+
+def _settle_pending_documents(conn: Connection, job_ids: list[str], status: str, error: str | None) -> None:
+    """Documents still ``pending`` under these jobs take the job's final status. Only documents
+    whose ``job_id`` is one of these: a document re-posted since then belongs to its new job."""
+    if job_ids:
+        conn.execute(
+            update(t.documents)
+            .where(t.documents.c.job_id.in_(job_ids), t.documents.c.status == "pending")
+            .values(status=status, error=error, updated_at=_now())
+        )
 
 
 @dataclass(frozen=True)
@@ -125,47 +143,80 @@ class JobQueue:
             ).first()
         return _job(row) if row is not None else None
 
-    def heartbeat(self, job_id: str) -> bool:
-        """Refresh the heartbeat; False when the job was cancelled meanwhile (stop working)."""
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(t.jobs)
-                .where(t.jobs.c.id == job_id, t.jobs.c.status == "running")
-                .values(heartbeat_at=_now())
-            )
-            return not conn.execute(select(t.jobs.c.cancel_requested).where(t.jobs.c.id == job_id)).scalar()
+    # --- the running job's owner -----------------------------------------------------------
+    # Every write a worker makes to its job is fenced by ``worker_id`` and ``status = 'running'``:
+    # once the job was cancelled, reaped (and perhaps claimed by another worker) or deleted with
+    # its namespace, the old owner's writes match no row and it learns that it must stop.
 
-    def record_progress(self, job_id: str, *, done: int, errors: list[dict[str, Any]]) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(t.jobs)
-                .where(t.jobs.c.id == job_id)
-                .values(done=done, errors=errors, heartbeat_at=_now())
-            )
+    def _owned(self, job_id: str, worker_id: str):
+        return and_(t.jobs.c.id == job_id, t.jobs.c.worker_id == worker_id, t.jobs.c.status == "running")
 
-    def finish(self, job_id: str, status: str, last_error: str | None = None) -> None:
-        assert status in TERMINAL
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(t.jobs)
-                .where(t.jobs.c.id == job_id)
-                .values(status=status, finished_at=_now(), last_error=last_error)
-            )
-
-    def fail_attempt(self, job_id: str, error: str) -> str:
-        """Requeue with exponential backoff, or fail for good after ``max_attempts``."""
+    def heartbeat(self, job_id: str, worker_id: str) -> Lease:
+        """Refresh the heartbeat of a job this worker runs, and say whether to go on:
+        ``"held"`` (go on), ``"cancel"`` (a cancel was requested: stop and finish it as
+        cancelled) or ``"lost"`` (no longer this worker's job: stop without touching it)."""
         with self._engine.begin() as conn:
             row = conn.execute(
-                select(t.jobs.c.attempts, t.jobs.c.max_attempts).where(t.jobs.c.id == job_id)
+                update(t.jobs)
+                .where(self._owned(job_id, worker_id))
+                .values(heartbeat_at=_now())
+                .returning(t.jobs.c.cancel_requested)
+            ).first()
+        if row is None:
+            return "lost"
+        return "cancel" if row.cancel_requested else "held"
+
+    def record_progress(
+        self, job_id: str, worker_id: str, *, done: int, errors: list[dict[str, Any]]
+    ) -> Lease:
+        """Store progress (a heartbeat too) and answer like ``heartbeat``; nothing is written
+        when the job is no longer this worker's."""
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                update(t.jobs)
+                .where(self._owned(job_id, worker_id))
+                .values(done=done, errors=errors, heartbeat_at=_now())
+                .returning(t.jobs.c.cancel_requested)
+            ).first()
+        if row is None:
+            return "lost"
+        return "cancel" if row.cancel_requested else "held"
+
+    def finish(self, job_id: str, worker_id: str, status: str, last_error: str | None = None) -> bool:
+        """End a job this worker runs with a terminal ``status``; False (nothing written) when it
+        is no longer this worker's. When cancelled, its documents still pending become
+        ``cancelled``; when failed, ``failed`` (same transaction)."""
+        if status not in TERMINAL:
+            raise ValueError(f"not a terminal job status: {status!r}")
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(t.jobs)
+                .where(self._owned(job_id, worker_id))
+                .values(status=status, finished_at=_now(), last_error=last_error)
+            )
+            if result.rowcount != 1:
+                return False
+            if status in ("cancelled", "failed"):
+                _settle_pending_documents(conn, [job_id], status, last_error)
+            return True
+
+    def fail_attempt(self, job_id: str, worker_id: str, error: str) -> str:
+        """After an infrastructure failure: requeue with exponential backoff, or fail for good
+        (with its pending documents) after ``max_attempts``. Returns the job's new status, or
+        ``"lost"`` when it is no longer this worker's."""
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                select(t.jobs.c.attempts, t.jobs.c.max_attempts).where(self._owned(job_id, worker_id))
             ).first()
             if row is None:
-                return "failed"
+                return "lost"
             if row.attempts >= row.max_attempts:
                 conn.execute(
                     update(t.jobs)
                     .where(t.jobs.c.id == job_id)
-                    .values(status="failed", finished_at=_now(), last_error=error)
+                    .values(status="failed", finished_at=_now(), last_error=error, worker_id=None)
                 )
+                _settle_pending_documents(conn, [job_id], "failed", error)
                 return "failed"
             delay = timedelta(seconds=self._backoff_s * (2 ** (row.attempts - 1)))
             conn.execute(
@@ -175,24 +226,62 @@ class JobQueue:
             )
             return "queued"
 
-    def reap_stalled(self, stalled_after_s: float) -> int:
-        """Put running jobs whose worker stopped heartbeating back in the queue."""
-        cutoff = _now() - timedelta(seconds=stalled_after_s)
+    def release(self, job_id: str, worker_id: str) -> bool:
+        """Give a running job back to the queue untouched (the worker is shutting down): the
+        attempt does not count, and the next claim skips documents already indexed."""
         with self._engine.begin() as conn:
             result = conn.execute(
                 update(t.jobs)
-                .where(t.jobs.c.status == "running", t.jobs.c.heartbeat_at < cutoff)
-                .values(
-                    status="queued",
-                    worker_id=None,
-                    run_after=_now(),
-                    last_error="worker stopped heartbeating",
-                )
+                .where(self._owned(job_id, worker_id))
+                .values(status="queued", worker_id=None, run_after=_now(), attempts=t.jobs.c.attempts - 1)
             )
-            return result.rowcount or 0
+            return result.rowcount == 1
+
+    def reap_stalled(self, stalled_after_s: float) -> int:
+        """Running jobs whose worker stopped heartbeating (it died) go back to the queue, or fail
+        for good (with their pending documents) when they have used all their attempts: a job
+        that kills its worker every time must not loop forever. Returns how many were reaped."""
+        cutoff = _now() - timedelta(seconds=stalled_after_s)
+        error = "worker stopped heartbeating"
+        with self._engine.begin() as conn:
+            stalled = and_(t.jobs.c.status == "running", t.jobs.c.heartbeat_at < cutoff)
+            exhausted = conn.execute(
+                update(t.jobs)
+                .where(stalled, t.jobs.c.attempts >= t.jobs.c.max_attempts)
+                .values(status="failed", worker_id=None, finished_at=_now(), last_error=error)
+                .returning(t.jobs.c.id)
+            ).all()
+            _settle_pending_documents(conn, [r.id for r in exhausted], "failed", error)
+            requeued = conn.execute(
+                update(t.jobs)
+                .where(stalled)
+                .values(status="queued", worker_id=None, run_after=_now(), last_error=error)
+            )
+            return len(exhausted) + (requeued.rowcount or 0)
+
+    def stop_namespace_jobs(self, conn: Connection, namespace: str) -> list[str]:
+        """Inside the caller's transaction: cancel the namespace's queued jobs (and their
+        documents), ask its running ones to cancel, and return the ids of those still running.
+        Row locks (PostgreSQL) / the write lock (SQLite) keep a concurrent ``claim`` from starting
+        a job this call has seen as queued."""
+        active = and_(t.jobs.c.namespace == namespace, t.jobs.c.status.in_(("queued", "running")))
+        rows = conn.execute(select(t.jobs.c.id, t.jobs.c.status).where(active).with_for_update()).all()
+        queued = [r.id for r in rows if r.status == "queued"]
+        running = [r.id for r in rows if r.status == "running"]
+        if queued:
+            conn.execute(
+                update(t.jobs)
+                .where(t.jobs.c.id.in_(queued), t.jobs.c.status == "queued")
+                .values(status="cancelled", cancel_requested=True, finished_at=_now())
+            )
+            _settle_pending_documents(conn, queued, "cancelled", None)
+        if running:
+            conn.execute(update(t.jobs).where(t.jobs.c.id.in_(running)).values(cancel_requested=True))
+        return running
 
     def cancel(self, job_id: str) -> Job:
-        """Queued jobs are cancelled at once; running ones stop after the document in hand."""
+        """Queued jobs are cancelled at once (their documents too); running ones stop after the
+        document in hand, and their worker cancels the documents it did not reach."""
         with self._engine.begin() as conn:
             row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).first()
             if row is None:
@@ -205,12 +294,13 @@ class JobQueue:
                     .where(t.jobs.c.id == job_id)
                     .values(status="cancelled", cancel_requested=True, finished_at=_now())
                 )
+                _settle_pending_documents(conn, [job_id], "cancelled", None)
             else:
                 conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(cancel_requested=True))
         return self.get(job_id)
 
     def get(self, job_id: str) -> Job:
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).first()
         if row is None:
             raise JobNotFound(f"job {job_id!r} not found")
@@ -225,7 +315,7 @@ class JobQueue:
         if status:
             conditions.append(t.jobs.c.status == status)
         where = and_(*conditions) if conditions else True
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             total = int(conn.execute(select(func.count()).select_from(t.jobs).where(where)).scalar_one())
             rows = conn.execute(
                 select(t.jobs)
@@ -237,7 +327,7 @@ class JobQueue:
         return [_job(r) for r in rows], total
 
     def pending_count(self) -> int:
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             return int(
                 conn.execute(
                     select(func.count()).select_from(t.jobs).where(t.jobs.c.status.in_(("queued", "running")))

@@ -3,7 +3,7 @@
 Runs as a thread inside ``hippograph serve`` (embedded default) or as ``hippograph worker``
 processes (deployment). Documents are processed in groups; each document's outcome is recorded
 as soon as it is written, so a crash loses at most the group in hand, and the retry skips
-documents already indexed.
+documents already indexed. A heartbeat thread keeps the job's lease while a group is extracted.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import uuid
 from service.container import Container
 from service.extraction.base import Extractor
 from service.extraction.hipporag_import import ImportedExtractor
-from service.jobs.queue import Job
+from service.jobs.queue import Job, JobQueue, Lease
 from service.pipeline.ingest import DocumentInput, DocumentOutcome, ingest
 
 logger = logging.getLogger(__name__)
@@ -25,10 +25,54 @@ logger = logging.getLogger(__name__)
 GROUP_SIZE = 64
 
 
+class _JobStopped(Exception):
+    """Raised between documents to stop working on a job, saying why."""
+
+    def __init__(self, reason: str) -> None:  # "cancel" | "lost" | "shutdown"
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Heartbeat:
+    """Keeps a running job's heartbeat fresh from a thread every ``interval_s`` — extracting a
+    group with an LLM can take longer than the stall timeout — and remembers the queue's answer
+    (``held``, ``cancel`` or ``lost``) for the worker to act on between documents."""
+
+    def __init__(self, jobs: JobQueue, job_id: str, worker_id: str, interval_s: float) -> None:
+        self._jobs, self._job_id, self._worker_id = jobs, job_id, worker_id
+        self._interval = max(interval_s, 0.05)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id[:8]}", daemon=True)
+        self.state: Lease = "held"
+
+    def check(self) -> Lease:
+        """Heartbeat now, synchronously."""
+        self.state = self._jobs.heartbeat(self._job_id, self._worker_id)
+        return self.state
+
+    def _run(self) -> None:
+        while not self._done.wait(self._interval) and self.state == "held":
+            try:
+                self.check()
+            except Exception:  # a store hiccup: the next tick tries again
+                logger.warning("heartbeat of job %s failed", self._job_id, exc_info=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
 class Worker:
-    def __init__(self, container: Container, *, worker_id: str | None = None) -> None:
+    def __init__(
+        self, container: Container, *, worker_id: str | None = None, stop: threading.Event | None = None
+    ) -> None:
         self._c = container
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._stop = stop or threading.Event()
         self._reap_every = 20
         self._ticks = 0
 
@@ -38,7 +82,7 @@ class Worker:
         if self._ticks % self._reap_every == 1:
             reaped = self._c.jobs.reap_stalled(self._c.settings.worker.stalled_after_s)
             if reaped:
-                logger.warning("requeued %d stalled job(s)", reaped)
+                logger.warning("reaped %d stalled job(s)", reaped)
         job = self._c.jobs.claim(self.worker_id)
         if job is None:
             return False
@@ -47,22 +91,22 @@ class Worker:
             self.process(job)
         except Exception as exc:  # infrastructure failure: retry the whole job later
             logger.exception("job %s attempt failed", job.id)
-            state = self._c.jobs.fail_attempt(job.id, f"{exc.__class__.__name__}: {exc}")
-            if state == "failed":
-                pending = job.payload.get("document_ids", [])
-                self._c.documents.set_status_many(job.namespace, pending, "failed")
+            state = self._c.jobs.fail_attempt(job.id, self.worker_id, f"{exc.__class__.__name__}: {exc}")
+            logger.info("job %s is %s after the failed attempt", job.id, state)
         return True
 
-    def run_forever(self, stop: threading.Event) -> None:
+    def run_forever(self) -> None:
+        """Process jobs until the stop event is set. A job in hand when it is set goes back to
+        the queue after the document being written (see ``process``)."""
         logger.info("worker %s started", self.worker_id)
-        while not stop.is_set():
+        while not self._stop.is_set():
             try:
                 busy = self.run_once()
             except Exception:
                 logger.exception("worker loop error")
                 busy = False
             if not busy:
-                stop.wait(self._c.settings.worker.poll_interval_s)
+                self._stop.wait(self._c.settings.worker.poll_interval_s)
         logger.info("worker %s stopped", self.worker_id)
 
     def drain(self) -> int:
@@ -78,6 +122,10 @@ class Worker:
         return self._c.extractor
 
     def process(self, job: Job) -> None:
+        """Index the job's pending documents group by group, recording each outcome as soon as
+        it is written. Between documents the worker stops when the job was cancelled (the rest
+        become ``cancelled``), is no longer its own (reaped or deleted: it touches nothing more),
+        or the worker is shutting down (the job goes back to the queue)."""
         c = self._c
         ns = job.namespace
         extractor = self._extractor_for(job)
@@ -86,48 +134,76 @@ class Worker:
         docs = {d.id: d for d in c.documents.get_many(ns, ids)}
         errors: list[dict] = list(job.errors)
         done = sum(1 for i in ids if i in docs and docs[i].status in ("indexed", "failed"))
-        todo = [docs[i] for i in ids if i in docs and docs[i].status == "pending"]
+        # A document re-posted since this job was queued belongs to its new job.
+        todo = [
+            docs[i] for i in ids if i in docs and docs[i].status == "pending" and docs[i].job_id == job.id
+        ]
         failed = {e["document_id"] for e in errors}
 
-        def record(outcome: DocumentOutcome) -> None:
-            nonlocal done
-            done += 1
-            if outcome.ok:
-                c.documents.set_status(ns, outcome.document_id, "indexed")
-            else:
-                c.documents.set_status(ns, outcome.document_id, "failed", outcome.error)
-                if outcome.document_id not in failed:
-                    failed.add(outcome.document_id)
-                    errors.append({"document_id": outcome.document_id, "error": outcome.error})
-            c.jobs.record_progress(job.id, done=done, errors=errors)
+        with _Heartbeat(c.jobs, job.id, self.worker_id, c.settings.worker.heartbeat_s) as lease:
 
-        for start in range(0, len(todo), GROUP_SIZE):
-            if not c.jobs.heartbeat(job.id):
-                remaining = [d.id for d in todo[start:]]
-                c.documents.set_status_many(ns, remaining, "cancelled")
-                c.jobs.finish(job.id, "cancelled")
-                logger.info("job %s cancelled after %d documents", job.id, done)
+            def go_on() -> None:
+                if lease.state != "held":
+                    raise _JobStopped(lease.state)
+                if self._stop.is_set():
+                    raise _JobStopped("shutdown")
+
+            def record(outcome: DocumentOutcome) -> None:
+                nonlocal done
+                done += 1
+                if outcome.ok:
+                    c.documents.set_status(ns, outcome.document_id, "indexed", job_id=job.id)
+                else:
+                    c.documents.set_status(ns, outcome.document_id, "failed", outcome.error, job_id=job.id)
+                    if outcome.document_id not in failed:
+                        failed.add(outcome.document_id)
+                        errors.append({"document_id": outcome.document_id, "error": outcome.error})
+                lease.state = c.jobs.record_progress(job.id, self.worker_id, done=done, errors=errors)
+                go_on()
+
+            try:
+                for start in range(0, len(todo), GROUP_SIZE):
+                    lease.check()
+                    go_on()
+                    group = [
+                        DocumentInput(d.id, d.title, d.text, split=split)
+                        for d in todo[start : start + GROUP_SIZE]
+                    ]
+                    ingest(
+                        ns,
+                        group,
+                        store=c.graph,
+                        embedder=c.embedder,
+                        extractor=extractor,
+                        options=c.ingest_options,
+                        on_document=record,
+                    )
+            except _JobStopped as stopped:
+                self._stopped(job, stopped.reason, done)
                 return
-            group = [
-                DocumentInput(d.id, d.title, d.text, split=split) for d in todo[start : start + GROUP_SIZE]
-            ]
-            ingest(
-                ns,
-                group,
-                store=c.graph,
-                embedder=c.embedder,
-                extractor=extractor,
-                options=c.ingest_options,
-                on_document=record,
-            )
         status = "failed" if ids and len(failed) >= len(ids) else "succeeded"
-        c.jobs.finish(job.id, status, errors[0]["error"] if status == "failed" and errors else None)
-        logger.info("job %s %s: %d documents, %d failed", job.id, status, done, len(failed))
+        last_error = errors[0]["error"] if status == "failed" and errors else None
+        if c.jobs.finish(job.id, self.worker_id, status, last_error):
+            logger.info("job %s %s: %d documents, %d failed", job.id, status, done, len(failed))
+        else:
+            logger.warning("job %s was taken from worker %s before it finished", job.id, self.worker_id)
+
+    def _stopped(self, job: Job, reason: str, done: int) -> None:
+        if reason == "cancel":
+            self._c.jobs.finish(job.id, self.worker_id, "cancelled")
+            logger.info("job %s cancelled after %d documents", job.id, done)
+        elif reason == "shutdown":
+            self._c.jobs.release(job.id, self.worker_id)
+            logger.info("job %s released for another worker after %d documents", job.id, done)
+        else:
+            logger.warning(
+                "job %s is no longer worker %s's (reaped or deleted); stopped", job.id, self.worker_id
+            )
 
 
 def start_background_worker(container: Container) -> tuple[threading.Thread, threading.Event]:
     stop = threading.Event()
-    worker = Worker(container)
-    thread = threading.Thread(target=worker.run_forever, args=(stop,), name="hippograph-worker", daemon=True)
+    worker = Worker(container, stop=stop)
+    thread = threading.Thread(target=worker.run_forever, name="hippograph-worker", daemon=True)
     thread.start()
     return thread, stop

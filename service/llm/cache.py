@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from service.domain.ids import content_hash
 from service.stores.sql import tables as t
+from service.stores.sql.db import reader
 
 
 def cache_key(model: str, prompt_version: str, messages: list[dict], temperature: float) -> str:
@@ -26,7 +27,7 @@ class LLMCache:
         self._engine = engine
 
     def get(self, key: str) -> str | None:
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             return conn.execute(select(t.llm_cache.c.response).where(t.llm_cache.c.key == key)).scalar()
 
     def put(self, key: str, model: str, response: str) -> None:

@@ -1,4 +1,4 @@
-"""Document use cases: submit for ingestion, import HippoRAG OpenIE, delete.
+"""Document and namespace use cases: submit for ingestion, import HippoRAG OpenIE, delete.
 
 Submission stores the documents and their job in ONE transaction and returns at once; the
 worker does the slow part. Identity is content: re-posting identical documents creates nothing
@@ -7,14 +7,20 @@ and answers with the ids (and job) they already have.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from service.container import Container
 from service.domain import ids
-from service.errors import Conflict, InvalidInput
+from service.domain.models import GraphStats
+from service.errors import Conflict, InvalidInput, NamespaceNotFound
 from service.extraction.hipporag_import import OpenIEFile
-from service.stores.sql.documents import now
+from service.stores.sql.documents import Namespace, check_namespace_name, now
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,13 +68,19 @@ def submit_documents(
     _validate(c, docs, bulk=bulk)
     rows: dict[str, dict[str, Any]] = {}
     order: list[str] = []
+    # Generated ids are content hashes of the NORMALIZED title and text: two documents that get the
+    # same generated id are the same document (they differ only in case, Unicode form or spacing),
+    # so only caller-chosen ids can conflict.
+    chosen: set[str] = set()
     for d in docs:
         doc_id = d.id or ids.document_id(namespace, d.title, d.text)
         digest = ids.content_hash(d.title or "", d.text)
         if doc_id in rows:
-            if rows[doc_id]["content_hash"] != digest:
+            if d.id and rows[doc_id]["content_hash"] != digest:
                 raise InvalidInput(f"document id {doc_id!r} appears twice with different content")
             continue
+        if d.id:
+            chosen.add(doc_id)
         order.append(doc_id)
         stamp = now()
         rows[doc_id] = {
@@ -83,11 +95,28 @@ def submit_documents(
             "created_at": stamp,
             "updated_at": stamp,
         }
+    try:
+        return _store_submission(c, namespace, rows, order, chosen, extra_payload)
+    except IntegrityError:
+        # A concurrent request inserted some of these ids (or deleted the namespace) after we
+        # looked: look again, now that its transaction is committed.
+        return _store_submission(c, namespace, rows, order, chosen, extra_payload)
+
+
+def _store_submission(
+    c: Container,
+    namespace: str,
+    rows: dict[str, dict[str, Any]],
+    order: list[str],
+    chosen: set[str],
+    extra_payload: dict[str, Any] | None,
+) -> Submission:
+    """The documents and their job, in ONE transaction (see ``submit_documents``)."""
     with c.engine.begin() as conn:
         c.documents.get_namespace(namespace, conn)
         existing = c.documents.existing(conn, namespace, order)
         for doc_id, doc in existing.items():
-            if doc.content_hash != rows[doc_id]["content_hash"]:
+            if doc_id in chosen and doc.content_hash != rows[doc_id]["content_hash"]:
                 raise Conflict(
                     f"document {doc_id!r} exists with different content; delete it first to replace it"
                 )
@@ -129,8 +158,43 @@ def delete_document(c: Container, namespace: str, document_id: str) -> None:
     c.documents.delete(namespace, document_id)
 
 
+def create_namespace(c: Container, name: str) -> Namespace:
+    """Create a namespace. A delete interrupted after its relational part (the graph store was
+    down) can leave graph data under a name no namespace has; it is cleared before the name is
+    used again, so a new namespace always starts empty."""
+    check_namespace_name(name)
+    try:
+        c.documents.get_namespace(name)
+    except NamespaceNotFound:
+        if c.graph.stats(name) != GraphStats(passages=0, entities=0, facts=0, synonym_edges=0):
+            logger.warning("clearing graph data left under %r by an interrupted namespace delete", name)
+            c.graph.delete_namespace(name)
+    else:
+        raise Conflict(f"namespace {name!r} already exists")
+    return c.documents.create_namespace(name)
+
+
 def delete_namespace(c: Container, namespace: str) -> None:
-    c.documents.get_namespace(namespace)
-    c.graph.delete_namespace(namespace)
-    c.documents.delete_namespace(namespace)
+    """Delete a namespace with its documents, jobs and graph.
+
+    Queued jobs are cancelled. While one of its jobs is running, the namespace is NOT deleted:
+    the job is asked to cancel and ``Conflict`` (409) says to retry once it has stopped — so no
+    worker can write into a namespace that is being deleted. The relational rows go first, in
+    one transaction (from then on nothing can reach the namespace), the graph after; if the graph
+    store fails there, ``create_namespace`` finishes the job when the name is used again.
+    """
+    with c.engine.begin() as conn:
+        c.documents.get_namespace(namespace, conn)
+        running = c.jobs.stop_namespace_jobs(conn, namespace)
+        if not running:
+            c.documents.delete_namespace_rows(conn, namespace)
+    if running:
+        raise Conflict(
+            f"namespace {namespace!r} has a running job ({', '.join(running)}); it was asked to cancel. "
+            "Delete the namespace again once the job has stopped."
+        )
     c.snapshots.drop(namespace)
+    c.lexical.drop(namespace)
+    c.graph.delete_namespace(namespace)
+    c.snapshots.drop(namespace)  # a query may have rebuilt it from the half-deleted graph
+    c.lexical.drop(namespace)

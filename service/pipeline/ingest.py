@@ -17,7 +17,7 @@ import numpy as np
 
 from service.domain import ids
 from service.domain.models import Extraction, PassageText, SynonymEdge, fact_embedding_text
-from service.errors import ExtractionFailed
+from service.errors import ExtractionFailed, GraphStoreUnavailable
 from service.extraction.base import Extractor
 from service.llm.embedder import Embedder
 from service.pipeline.batch import build_write_batch, entity_names
@@ -163,6 +163,8 @@ def _embed_and_write(
         )
         try:
             store.write(batch)
+        except GraphStoreUnavailable:
+            raise  # the store is down, not the document wrong: the worker retries the job later
         except Exception as exc:
             logger.exception("graph write failed for document %s", d.doc.id)
             outcome = DocumentOutcome(d.doc.id, False, f"graph write failed: {exc.__class__.__name__}: {exc}")

@@ -46,10 +46,13 @@ class GraphStore(Protocol):
         Bumps ``graph_version``."""
 
     def delete_namespace(self, namespace: str) -> None:
-        """Remove every node, edge and vector of the namespace."""
+        """Remove every node, edge and vector of the namespace. Bumps ``graph_version`` and keeps
+        it: a namespace created again under the same name continues from there, so a cache keyed
+        by ``(namespace, version)`` never mistakes new content for old. Safe to repeat."""
 
     def graph_version(self, namespace: str) -> int:
-        """Monotonic counter changed by every write or delete; 0 for an untouched namespace."""
+        """Monotonic counter changed by every write or delete, never reset (not even by
+        ``delete_namespace``); 0 for a namespace that was never written."""
 
     def export_graph(self, namespace: str) -> GraphExport:
         """All passage and entity nodes and the weighted undirected edges between them:

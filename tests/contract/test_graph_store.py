@@ -273,13 +273,21 @@ def test_delete_namespace(graph_store):
         graph_store.write(doc_paris(ns))
         graph_store.write(doc_light(ns))
     kept = state(graph_store, "kept")
+    before = graph_store.graph_version("gone")
     graph_store.delete_namespace("gone")
-    assert graph_store.graph_version("gone") == 0
+    # The version moves on and is kept: a namespace re-created under the same name must never
+    # reuse a version a cache may hold a snapshot of.
+    deleted = graph_store.graph_version("gone")
+    assert deleted > before == 2
     assert state(graph_store, "gone") == state(graph_store, "never-used")
-    assert state(graph_store, "kept") == kept
-    graph_store.delete_namespace("never-used")
+    assert state(graph_store, "kept") == kept and graph_store.graph_version("kept") == 2
+    graph_store.delete_namespace("gone")  # repeating it is harmless
+    assert state(graph_store, "gone") == state(graph_store, "never-used")
     graph_store.write(doc_paris("gone"))
     assert graph_store.stats("gone") == GraphStats(passages=2, entities=3, facts=2, synonym_edges=0)
+    assert graph_store.graph_version("gone") > deleted
+    graph_store.delete_namespace("never-used")  # a namespace that never had a graph
+    assert graph_store.stats("never-used") == GraphStats(passages=0, entities=0, facts=0, synonym_edges=0)
 
 
 def test_batch_with_a_dangling_reference_is_rejected_whole(graph_store):

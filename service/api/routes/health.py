@@ -5,6 +5,7 @@ from sqlalchemy import text
 
 from service.api.deps import ContainerDep
 from service.api.schemas import HealthResponse, ReadyResponse
+from service.stores.sql.db import reader
 
 router = APIRouter(tags=["health"])
 
@@ -24,7 +25,7 @@ def ready(c: ContainerDep):
 
     checks: dict[str, str] = {}
     try:
-        with c.engine.connect() as conn:
+        with reader(c.engine) as conn:
             conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:

@@ -60,8 +60,5 @@ def get_job(job_id: str, c: ContainerDep) -> JobResponse:
     responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
 )
 def cancel_job(job_id: str, c: ContainerDep) -> JobResponse:
-    """A queued job is cancelled at once; a running one stops before its next group of documents."""
-    job = c.jobs.cancel(job_id)
-    if job.status == "cancelled":
-        c.documents.set_status_many(job.namespace, job.payload.get("document_ids", []), "cancelled")
-    return job_response(job)
+    """A queued job is cancelled at once; a running one stops after the document it is writing."""
+    return job_response(c.jobs.cancel(job_id))

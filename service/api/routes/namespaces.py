@@ -10,7 +10,7 @@ from service.api.schemas import (
     NamespaceResponse,
     StatsResponse,
 )
-from service.pipeline.documents import delete_namespace
+from service.pipeline import documents as use_cases
 
 router = APIRouter(prefix="/v1/namespaces", tags=["namespaces"])
 E404 = {404: {"model": ErrorResponse}}
@@ -24,7 +24,7 @@ E404 = {404: {"model": ErrorResponse}}
     responses={409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
 )
 def create_namespace(body: NamespaceCreateRequest, c: ContainerDep) -> NamespaceResponse:
-    ns = c.documents.create_namespace(body.name)
+    ns = use_cases.create_namespace(c, body.name)
     return NamespaceResponse(name=ns.name, created_at=ns.created_at)
 
 
@@ -44,11 +44,16 @@ def get_namespace(namespace: str, c: ContainerDep) -> NamespaceResponse:
 
 
 @router.delete(
-    "/{namespace}", operation_id="deleteNamespace", status_code=status.HTTP_204_NO_CONTENT, responses=E404
+    "/{namespace}",
+    operation_id="deleteNamespace",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**E404, 409: {"model": ErrorResponse}},
 )
 def remove_namespace(namespace: str, c: ContainerDep) -> Response:
-    """Deletes the namespace with its documents, jobs, graph and vectors."""
-    delete_namespace(c, namespace)
+    """Deletes the namespace with its documents, jobs, graph and vectors. Queued jobs are
+    cancelled; while one of its jobs is running the answer is 409 and that job is asked to
+    cancel: delete again once it has stopped."""
+    use_cases.delete_namespace(c, namespace)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -142,11 +142,6 @@ DETACH DELETE e
 RETURN count(*) AS n
 """
 
-DELETE_GRAPH_META = """
-MATCH (m:GraphMeta {namespace: $namespace})
-DELETE m
-"""
-
 # --- reads -------------------------------------------------------------------------------
 
 GRAPH_VERSION = """

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 import neo4j
 import numpy as np
-from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired, TransientError
 
 from service.domain.models import (
     GraphExport,
@@ -70,7 +70,7 @@ def _translate_errors(fn: Callable[..., T]) -> Callable[..., T]:
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
             return fn(*args, **kwargs)
-        except (ServiceUnavailable, SessionExpired, AuthError) as exc:
+        except (ServiceUnavailable, SessionExpired, AuthError, TransientError) as exc:
             raise GraphStoreUnavailable(f"Neo4j is unavailable: {exc.__class__.__name__}: {exc}") from exc
 
     return wrapper
@@ -118,7 +118,7 @@ class Neo4jGraphStore:
             driver.verify_connectivity()
             with driver.session(database=settings.neo4j_database) as session:
                 session.run("RETURN 1").consume()
-        except (ServiceUnavailable, SessionExpired, AuthError) as exc:
+        except (ServiceUnavailable, SessionExpired, AuthError, TransientError) as exc:
             driver.close()
             raise GraphStoreUnavailable(
                 f"cannot reach Neo4j at {settings.neo4j_uri}: {exc.__class__.__name__}: {exc}"
@@ -266,8 +266,9 @@ class Neo4jGraphStore:
     @_translate_errors
     def delete_namespace(self, namespace: str) -> None:
         """Deletes in transactions of at most ``batch_rows`` elements (a namespace can outgrow one
-        transaction's memory); the version is bumped first, so readers see the change at once,
-        and removed last, so an interrupted call is simply repeated."""
+        transaction's memory), so an interrupted call is simply repeated. The version is bumped
+        once, at the end (a snapshot built mid-way carries the old version, so it is rebuilt),
+        and the GraphMeta node stays: versions never go back (GraphStore.graph_version)."""
 
         def bump(tx: neo4j.ManagedTransaction) -> None:
             tx.run(cypher.BUMP_VERSION, {"namespace": namespace}).consume()
@@ -280,8 +281,6 @@ class Neo4jGraphStore:
             return work
 
         with self._session() as session:
-            if self._read(cypher.GRAPH_VERSION, {"namespace": namespace}):
-                session.execute_write(bump)
             for query in (
                 cypher.DELETE_NAMESPACE_FACTS,
                 cypher.DELETE_NAMESPACE_PASSAGES,
@@ -289,9 +288,7 @@ class Neo4jGraphStore:
             ):
                 while session.execute_write(delete_some(query)) >= self._batch:
                     pass
-            session.execute_write(
-                lambda tx: tx.run(cypher.DELETE_GRAPH_META, {"namespace": namespace}).consume()
-            )
+            session.execute_write(bump)
         self._vectors.invalidate(namespace)
 
     # --- reads ------------------------------------------------------------------------------

@@ -10,13 +10,26 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 
 logger = logging.getLogger(__name__)
 
 # The top-level migrations/ folder of the source tree: the service is installed editable
 # (README, Dockerfile), so the Alembic scripts are always next to the package.
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+
+# Execution option marking a connection that only reads (see ``reader``).
+READ_ONLY = "hippograph_read_only"
+
+
+def reader(engine: Engine) -> Connection:
+    """A connection for reads only (``with reader(engine) as conn: ...``).
+
+    On SQLite its transaction opens with a plain, deferred ``BEGIN``: a WAL snapshot that never
+    takes or waits for the write lock, so reads proceed while a writer holds it. Writers use
+    ``engine.begin()``, which opens with ``BEGIN IMMEDIATE``. Elsewhere this is ``engine.connect()``.
+    """
+    return engine.connect().execution_options(**{READ_ONLY: True})
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) -> Engine:
@@ -48,7 +61,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn) -> None:  # pragma: no cover
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql(
+                "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+            )
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 
 from service.errors import Conflict, DocumentNotFound, InvalidInput, NamespaceNotFound
 from service.stores.sql import tables as t
+from service.stores.sql.db import reader
 
 NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -90,24 +91,23 @@ class DocumentStore:
 
         if conn is not None:
             return run(conn)
-        with self._engine.connect() as c:
+        with reader(self._engine) as c:
             return run(c)
 
     def list_namespaces(self) -> list[Namespace]:
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             rows = conn.execute(select(t.namespaces).order_by(t.namespaces.c.name)).all()
         return [Namespace(r.name, r.created_at) for r in rows]
 
-    def delete_namespace(self, name: str) -> None:
-        """Documents and jobs go with it (ON DELETE CASCADE); the caller clears the graph."""
-        with self._engine.begin() as conn:
-            self.get_namespace(name, conn)
-            conn.execute(t.jobs.delete().where(t.jobs.c.namespace == name))
-            conn.execute(t.documents.delete().where(t.documents.c.namespace == name))
-            conn.execute(t.namespaces.delete().where(t.namespaces.c.name == name))
+    def delete_namespace_rows(self, conn: Connection, name: str) -> None:
+        """Inside the caller's transaction: the namespace row with its jobs and documents (the
+        graph is the caller's business; see ``pipeline.documents.delete_namespace``)."""
+        conn.execute(t.jobs.delete().where(t.jobs.c.namespace == name))
+        conn.execute(t.documents.delete().where(t.documents.c.namespace == name))
+        conn.execute(t.namespaces.delete().where(t.namespaces.c.name == name))
 
     def count_documents(self, namespace: str) -> int:
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             return int(
                 conn.execute(
                     select(func.count()).select_from(t.documents).where(t.documents.c.namespace == namespace)
@@ -140,7 +140,7 @@ class DocumentStore:
             )
 
     def get(self, namespace: str, document_id: str) -> Document:
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             self.get_namespace(namespace, conn)
             row = conn.execute(
                 select(t.documents).where(
@@ -152,14 +152,14 @@ class DocumentStore:
         return _document(row)
 
     def get_many(self, namespace: str, ids: list[str]) -> list[Document]:
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             found = self.existing(conn, namespace, ids)
         return [found[i] for i in ids if i in found]
 
     def list(
         self, namespace: str, *, limit: int, offset: int, status: str | None = None
     ) -> tuple[list[Document], int]:
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             self.get_namespace(namespace, conn)
             where = [t.documents.c.namespace == namespace]
             if status:
@@ -176,25 +176,22 @@ class DocumentStore:
             ).all()
         return [_document(r) for r in rows], total
 
-    def set_status(self, namespace: str, document_id: str, status: str, error: str | None = None) -> None:
+    def set_status(
+        self, namespace: str, document_id: str, status: str, error: str | None = None, *, job_id: str
+    ) -> bool:
+        """Record a document's outcome for the job that indexes it; False (nothing changed) when
+        the document now belongs to another job or is gone."""
         with self._engine.begin() as conn:
-            conn.execute(
+            result = conn.execute(
                 update(t.documents)
-                .where(t.documents.c.namespace == namespace, t.documents.c.id == document_id)
+                .where(
+                    t.documents.c.namespace == namespace,
+                    t.documents.c.id == document_id,
+                    t.documents.c.job_id == job_id,
+                )
                 .values(status=status, error=error, updated_at=now())
             )
-
-    def set_status_many(
-        self, namespace: str, ids: list[str], status: str, *, only_pending: bool = True
-    ) -> None:
-        with self._engine.begin() as conn:
-            for i in range(0, len(ids), 500):
-                stmt = update(t.documents).where(
-                    t.documents.c.namespace == namespace, t.documents.c.id.in_(ids[i : i + 500])
-                )
-                if only_pending:
-                    stmt = stmt.where(t.documents.c.status == "pending")
-                conn.execute(stmt.values(status=status, updated_at=now()))
+            return result.rowcount == 1
 
     def delete(self, namespace: str, document_id: str) -> None:
         with self._engine.begin() as conn:

@@ -6,11 +6,14 @@ in-memory matrix (``VectorCache``) that follows ``graph_version``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from service.domain.models import (
     GraphExport,
@@ -21,8 +24,10 @@ from service.domain.models import (
     StoredPassage,
     VectorKind,
 )
+from service.errors import GraphStoreUnavailable
 from service.stores.export import build_export
 from service.stores.sql import tables as t
+from service.stores.sql.db import reader
 from service.stores.vector_cache import VectorCache, top_k_search
 
 _CHUNK = 500
@@ -41,6 +46,23 @@ def from_blobs(blobs: Sequence[bytes]) -> np.ndarray:
     if not blobs:
         return np.zeros((0, 0), dtype=np.float32)
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1).copy()
+
+
+T = TypeVar("T")
+
+
+def _unavailable_on_outage(fn: Callable[..., T]) -> Callable[..., T]:
+    """Lost connections and lock timeouts (OperationalError/InterfaceError) mean the database is
+    unavailable, not that the data is wrong: callers retry later instead of failing documents."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            raise GraphStoreUnavailable(f"the SQL graph store is unavailable: {exc.orig or exc}") from exc
+
+    return wrapper
 
 
 class SqlGraphStore:
@@ -68,19 +90,23 @@ class SqlGraphStore:
         conn.execute(stmt, rows)
 
     def _bump_version(self, conn: Connection, namespace: str) -> tuple[int, int]:
-        current = conn.execute(
-            select(t.graph_versions.c.version).where(t.graph_versions.c.namespace == namespace)
-        ).scalar_one_or_none()
-        if current is None:
-            conn.execute(t.graph_versions.insert().values(namespace=namespace, version=1))
-            return 0, 1
-        conn.execute(
-            update(t.graph_versions)
-            .where(t.graph_versions.c.namespace == namespace)
-            .values(version=t.graph_versions.c.version + 1)
-        )
-        return current, current + 1
+        """(before, after). One upsert, so two first writers of a namespace cannot both insert."""
+        dialect = conn.dialect.name
+        if dialect == "sqlite":
+            insert = sqlite.insert
+        elif dialect == "postgresql":
+            insert = postgresql.insert
+        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            raise NotImplementedError(dialect)
+        stmt = insert(t.graph_versions).values(namespace=namespace, version=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.graph_versions.c.namespace],
+            set_={"version": t.graph_versions.c.version + 1},
+        ).returning(t.graph_versions.c.version)
+        after = int(conn.execute(stmt).scalar_one())
+        return after - 1, after
 
+    @_unavailable_on_outage
     def write(self, batch: GraphWriteBatch) -> None:
         ns = batch.namespace
         with self._engine.begin() as conn:
@@ -150,6 +176,7 @@ class SqlGraphStore:
             before, after = self._bump_version(conn, ns)
         self._vectors.follow_write(batch, before, after)
 
+    @_unavailable_on_outage
     def delete_documents(self, namespace: str, document_ids: Sequence[str]) -> None:
         if not document_ids:
             return
@@ -213,6 +240,7 @@ class SqlGraphStore:
         for chunk in _chunks(passage_ids):
             conn.execute(t.passages.delete().where(t.passages.c.id.in_(chunk)))
 
+    @_unavailable_on_outage
     def delete_namespace(self, namespace: str) -> None:
         with self._engine.begin() as conn:
             passage_ids = select(t.passages.c.id).where(t.passages.c.namespace == namespace)
@@ -224,20 +252,20 @@ class SqlGraphStore:
             conn.execute(t.entities.delete().where(t.entities.c.namespace == namespace))
             conn.execute(t.passages.delete().where(t.passages.c.namespace == namespace))
             conn.execute(t.vectors.delete().where(t.vectors.c.namespace == namespace))
-            conn.execute(t.graph_versions.delete().where(t.graph_versions.c.namespace == namespace))
+            self._bump_version(conn, namespace)  # kept, never reset (GraphStore.graph_version)
         self._vectors.invalidate(namespace)
 
     # --- reads ------------------------------------------------------------------------------
 
     def graph_version(self, namespace: str) -> int:
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             version = conn.execute(
                 select(t.graph_versions.c.version).where(t.graph_versions.c.namespace == namespace)
             ).scalar_one_or_none()
         return int(version or 0)
 
     def export_graph(self, namespace: str) -> GraphExport:
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             passage_ids = (
                 conn.execute(
                     select(t.passages.c.id)
@@ -277,7 +305,7 @@ class SqlGraphStore:
         return build_export(node_ids, kinds, fact_pairs, mention_pairs, synonym_pairs)
 
     def fact_sources(self, namespace: str) -> list[tuple[str, str]]:
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             rows = conn.execute(
                 select(t.fact_passages.c.fact_id, t.fact_passages.c.passage_id)
                 .select_from(t.fact_passages.join(t.facts, t.facts.c.id == t.fact_passages.c.fact_id))
@@ -287,7 +315,7 @@ class SqlGraphStore:
         return [(r[0], r[1]) for r in rows]
 
     def _load_vectors(self, namespace: str, kind: str) -> tuple[list[str], np.ndarray]:
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             rows = conn.execute(
                 select(t.vectors.c.item_id, t.vectors.c.vector)
                 .where(t.vectors.c.namespace == namespace, t.vectors.c.kind == kind)
@@ -307,7 +335,7 @@ class SqlGraphStore:
 
     def existing_entity_ids(self, namespace: str, ids: Iterable[str]) -> set[str]:
         found: set[str] = set()
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             for chunk in _chunks(list(ids)):
                 found.update(
                     conn.execute(
@@ -320,7 +348,7 @@ class SqlGraphStore:
 
     def get_passages(self, namespace: str, ids: Iterable[str]) -> dict[str, StoredPassage]:
         out: dict[str, StoredPassage] = {}
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             for chunk in _chunks(list(ids)):
                 for r in conn.execute(
                     select(
@@ -334,7 +362,7 @@ class SqlGraphStore:
         subj = t.entities.alias("subj")
         obj = t.entities.alias("obj")
         out: dict[str, StoredFact] = {}
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             for chunk in _chunks(list(ids)):
                 for r in conn.execute(
                     select(
@@ -357,7 +385,7 @@ class SqlGraphStore:
 
     def get_entity_names(self, namespace: str, ids: Iterable[str]) -> dict[str, str]:
         out: dict[str, str] = {}
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
             for chunk in _chunks(list(ids)):
                 out.update(
                     dict(
@@ -373,7 +401,7 @@ class SqlGraphStore:
         return out
 
     def stats(self, namespace: str) -> GraphStats:
-        with self._engine.connect() as conn:
+        with reader(self._engine) as conn:
 
             def count(table) -> int:
                 return int(

@@ -1,0 +1,276 @@
+"""The job queue's ownership rules and the worker's reactions, on real SQLite.
+
+A worker's writes to its job are fenced by its worker id; cancels, reaps and namespace deletes
+take effect between documents; document statuses follow the job that owns them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+from sqlalchemy import create_engine
+
+from service.domain.models import GraphStats, PassageText
+from service.errors import Conflict, GraphStoreUnavailable, NamespaceNotFound
+from service.extraction.offline import OfflineExtractor
+from service.jobs.worker import Worker
+from service.pipeline.documents import NewDocument, create_namespace, delete_namespace, submit_documents
+from service.pipeline.ingest import DocumentInput, ingest
+from service.stores.sql.graph_store import SqlGraphStore
+from tests.conftest import drain
+
+EMPTY = GraphStats(passages=0, entities=0, facts=0, synonym_edges=0)
+
+
+def _docs(n: int, start: int = 0) -> list[NewDocument]:
+    return [
+        NewDocument(id=f"d{i}", title=f"Town {i}", text=f"Town {i} lies on the river Vistula in Poland.")
+        for i in range(start, start + n)
+    ]
+
+
+def _submit(c, ns: str = "ns", docs: list[NewDocument] | None = None) -> str:
+    try:
+        create_namespace(c, ns)
+    except Conflict:
+        pass
+    return submit_documents(c, ns, docs or _docs(2)).job_id
+
+
+def test_only_the_owner_can_touch_a_running_job(container):
+    job_id = _submit(container)
+    jobs = container.jobs
+    assert jobs.claim("worker-a").id == job_id
+    assert jobs.heartbeat(job_id, "worker-a") == "held"
+    assert jobs.heartbeat(job_id, "worker-b") == "lost"
+
+    # worker-a stops heartbeating; the reaper gives the job to worker-b
+    assert jobs.reap_stalled(stalled_after_s=-1) == 1
+    assert jobs.claim("worker-b").id == job_id
+    assert jobs.heartbeat(job_id, "worker-a") == "lost"
+    assert jobs.record_progress(job_id, "worker-a", done=2, errors=[]) == "lost"
+    assert jobs.finish(job_id, "worker-a", "succeeded") is False
+    assert jobs.fail_attempt(job_id, "worker-a", "boom") == "lost"
+    job = jobs.get(job_id)
+    assert job.status == "running" and job.done == 0 and job.attempts == 2
+
+    jobs.cancel(job_id)
+    assert jobs.heartbeat(job_id, "worker-b") == "cancel"
+    assert jobs.finish(job_id, "worker-b", "cancelled") is True
+    assert jobs.get(job_id).status == "cancelled"
+    assert {d.status for d in container.documents.get_many("ns", ["d0", "d1"])} == {"cancelled"}
+
+
+def test_a_job_that_keeps_killing_its_worker_fails_for_good(container):
+    job_id = _submit(container)
+    jobs = container.jobs
+    for attempt in range(1, 4):
+        assert jobs.claim(f"w{attempt}").attempts == attempt
+        assert jobs.reap_stalled(stalled_after_s=-1) == 1
+    job = jobs.get(job_id)
+    assert job.status == "failed" and job.last_error == "worker stopped heartbeating"
+    assert {d.status for d in container.documents.get_many("ns", ["d0", "d1"])} == {"failed"}
+    assert jobs.claim("w4") is None
+
+
+def test_failed_attempts_back_off_then_fail_with_their_documents(tmp_path, embedder):
+    from service.container import Container
+    from tests.conftest import make_settings
+
+    c = Container.from_settings(make_settings(tmp_path, worker={"retry_backoff_s": 0.0}), embedder=embedder)
+    c.migrate()
+    try:
+        job_id = _submit(c)
+        for _ in range(2):
+            job = c.jobs.claim("w")
+            assert c.jobs.fail_attempt(job.id, "w", "store down") == "queued"
+        job = c.jobs.claim("w")
+        assert job.attempts == 3
+        assert c.jobs.fail_attempt(job_id, "w", "store down") == "failed"
+        failed = c.jobs.get(job_id)
+        assert failed.status == "failed" and failed.last_error == "store down"
+        assert {d.status for d in c.documents.get_many("ns", ["d0", "d1"])} == {"failed"}
+    finally:
+        c.close()
+
+
+def test_release_gives_the_job_back_without_using_an_attempt(container):
+    job_id = _submit(container)
+    assert container.jobs.claim("w").attempts == 1
+    assert container.jobs.release(job_id, "w") is True
+    job = container.jobs.get(job_id)
+    assert job.status == "queued" and job.attempts == 0
+    assert drain(container) == 1 and container.jobs.get(job_id).status == "succeeded"
+
+
+class _CancelsOnSecondDocument(OfflineExtractor):
+    """The offline extractor, plus a user who cancels the job while document 2 is extracted."""
+
+    def __init__(self, container, job_id: str) -> None:
+        self._c, self._job_id, self._calls = container, job_id, 0
+
+    def extract(self, passage: PassageText):
+        self._calls += 1
+        if self._calls == 2:
+            self._c.jobs.cancel(self._job_id)
+        return super().extract(passage)
+
+
+def test_cancel_stops_a_running_job_after_the_document_in_hand(container, monkeypatch):
+    job_id = _submit(container, docs=_docs(5))
+    monkeypatch.setattr(
+        Worker, "_extractor_for", lambda self, job: _CancelsOnSecondDocument(container, job_id)
+    )
+    # one document per ingest call, so "the document in hand" is exactly one
+    monkeypatch.setattr("service.jobs.worker.GROUP_SIZE", 1)
+    assert drain(container) == 1
+    job = container.jobs.get(job_id)
+    statuses = {d.id: d.status for d in container.documents.get_many("ns", [f"d{i}" for i in range(5)])}
+    assert job.status == "cancelled" and job.done == 2
+    assert statuses == {
+        "d0": "indexed",
+        "d1": "indexed",
+        "d2": "cancelled",
+        "d3": "cancelled",
+        "d4": "cancelled",
+    }
+    assert container.graph.stats("ns").passages == 2
+
+
+def test_worker_shutdown_gives_the_job_back_and_a_later_worker_finishes_it(container, monkeypatch):
+    job_id = _submit(container, docs=_docs(3))
+    stop = threading.Event()
+    monkeypatch.setattr("service.jobs.worker.GROUP_SIZE", 1)
+
+    class StopsAfterFirst(OfflineExtractor):
+        def extract(self, passage: PassageText):
+            stop.set()  # SIGTERM arrives while the first document is being extracted
+            return super().extract(passage)
+
+    monkeypatch.setattr(Worker, "_extractor_for", lambda self, job: StopsAfterFirst())
+    assert Worker(container, stop=stop).run_once() is True
+    job = container.jobs.get(job_id)
+    assert job.status == "queued" and job.done == 1 and job.attempts == 0
+    monkeypatch.undo()
+    assert drain(container) == 1
+    assert container.jobs.get(job_id).status == "succeeded"
+    assert container.graph.stats("ns").passages == 3
+
+
+def test_a_reposted_document_belongs_to_its_new_job(container):
+    first = _submit(container, docs=_docs(1))
+    container.jobs.claim("w")
+    container.documents.set_status("ns", "d0", "failed", "extractor crashed", job_id=first)
+    assert container.jobs.fail_attempt(first, "w", "store down") == "queued"  # job A retries later
+
+    second = submit_documents(container, "ns", _docs(1)).job_id  # the failed document, again
+    assert second != first
+    assert container.documents.get("ns", "d0").job_id == second
+    container.jobs.cancel(first)  # must not cancel the document job B now owns
+    assert container.documents.get("ns", "d0").status == "pending"
+    assert container.documents.set_status("ns", "d0", "indexed", job_id=first) is False
+    drain(container)
+    assert container.jobs.get(second).status == "succeeded"
+    assert container.documents.get("ns", "d0").status == "indexed"
+
+
+def test_namespace_delete_waits_for_its_running_job(container):
+    job_id = _submit(container, docs=_docs(3))
+    queued = _submit(container, docs=_docs(2, start=3))
+    job = container.jobs.claim("w")
+    assert job.id == job_id
+    version_before = container.graph.graph_version("ns")
+
+    with pytest.raises(Conflict, match="running job"):
+        delete_namespace(container, "ns")
+    assert container.jobs.get(queued).status == "cancelled"  # queued work is dropped at once
+    assert container.jobs.get(job_id).cancel_requested
+    assert container.documents.get_namespace("ns")  # still there: the running job may write
+
+    Worker(container, worker_id="w").process(job)  # the worker sees the cancel before writing
+    assert container.jobs.get(job_id).status == "cancelled"
+    delete_namespace(container, "ns")
+    with pytest.raises(NamespaceNotFound):
+        container.documents.get_namespace("ns")
+    assert container.graph.stats("ns") == EMPTY
+
+    create_namespace(container, "ns")
+    assert container.graph.stats("ns") == EMPTY
+    assert container.graph.graph_version("ns") > version_before  # caches can never confuse the two
+
+
+def test_a_namespace_created_again_starts_empty_even_after_an_interrupted_delete(container):
+    _submit(container)
+    drain(container)
+    assert container.graph.stats("ns").passages == 2
+    # A delete whose relational part committed but whose graph part never ran (store down).
+    with container.engine.begin() as conn:
+        container.documents.delete_namespace_rows(conn, "ns")
+    create_namespace(container, "ns")
+    assert container.graph.stats("ns") == EMPTY
+
+
+def test_deleting_and_recreating_a_namespace_never_serves_the_old_bm25_index(client, container):
+    client.post("/v1/namespaces", json={"name": "lex"})
+    old = [{"id": f"o{i}", "text": f"Old passage number {i} about Krakow."} for i in range(4)]
+    client.post("/v1/namespaces/lex/documents", json={"documents": old})
+    drain(container)
+    hits = client.post("/v1/namespaces/lex/query", json={"query": "Krakow", "mode": "bm25"}).json()
+    assert len(hits["passages"]) == 4
+    assert client.delete("/v1/namespaces/lex").status_code == 204
+    client.post("/v1/namespaces", json={"name": "lex"})
+    client.post(
+        "/v1/namespaces/lex/documents", json={"documents": [{"id": "n", "text": "Gdansk is a port."}]}
+    )
+    drain(container)
+    r = client.post("/v1/namespaces/lex/query", json={"query": "Gdansk port", "mode": "bm25"})
+    assert r.status_code == 200, r.text
+    assert [p["document_id"] for p in r.json()["passages"]] == ["n"]
+    assert r.json()["passages"][0]["score"] > 0
+
+
+def test_reads_do_not_wait_for_a_writer_on_sqlite(tmp_path, embedder):
+    from service.container import Container
+    from tests.conftest import make_settings
+
+    c = Container.from_settings(
+        make_settings(tmp_path, database={"sqlite_busy_timeout_ms": 3000}), embedder=embedder
+    )
+    c.migrate()
+    try:
+        create_namespace(c, "ns")
+        writer = sqlite3.connect(tmp_path / "hippograph.db", isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        writer.execute("INSERT INTO namespaces (name, created_at) VALUES ('other', '2026-01-01 00:00:00')")
+        started = time.perf_counter()
+        assert [n.name for n in c.documents.list_namespaces()] == ["ns"]  # the committed state
+        assert c.graph.graph_version("ns") == 0 and c.jobs.pending_count() == 0
+        assert time.perf_counter() - started < 1.0
+        writer.execute("ROLLBACK")
+        writer.close()
+    finally:
+        c.close()
+
+
+def test_a_graph_store_outage_is_not_blamed_on_the_document(tmp_path, container):
+    """Writes refused by the database (here: a read-only SQLite connection, a real one) must
+    surface as GraphStoreUnavailable, so the worker retries the job, instead of failing the
+    document for good."""
+    create_namespace(container, "ns")
+    read_only = create_engine(f"sqlite:///file:{tmp_path / 'hippograph.db'}?mode=ro&uri=true")
+    outcomes = []
+    with pytest.raises(GraphStoreUnavailable):
+        ingest(
+            "ns",
+            [DocumentInput("d0", "Warsaw", "Warsaw is the capital of Poland.")],
+            store=SqlGraphStore(read_only),
+            embedder=container.embedder,
+            extractor=OfflineExtractor(),
+            options=container.ingest_options,
+            on_document=outcomes.append,
+        )
+    assert outcomes == []
+    read_only.dispose()
