@@ -32,14 +32,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if migrate:
-            container.migrate()
         stop = None
-        if run_worker:
-            from service.jobs.worker import start_background_worker
+        try:  # a failed migration still closes the engine and the graph store's driver
+            if migrate:
+                container.migrate()
+            if run_worker:
+                from service.jobs.worker import start_background_worker
 
-            thread, stop = start_background_worker(container)
-        try:
+                thread, stop = start_background_worker(container)
             yield
         finally:
             if stop is not None:

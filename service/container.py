@@ -69,12 +69,12 @@ class Container:
 
     @cached_property
     def snapshots(self) -> SnapshotCache:
-        return SnapshotCache(self.graph)
+        return SnapshotCache(self.graph, max_namespaces=self.settings.retrieval.cached_namespaces)
 
     @cached_property
     def lexical(self) -> LexicalIndexCache:
         """BM25 indexes for the ``bm25`` query mode, built lazily per snapshot version."""
-        return LexicalIndexCache(self.graph)
+        return LexicalIndexCache(self.graph, max_namespaces=self.settings.retrieval.cached_namespaces)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -182,4 +182,6 @@ class Container:
         self._closed = True
         if "graph" in self.__dict__:
             self.graph.close()
+        if self.__dict__.get("llm") is not None:
+            self.llm.close()
         self.engine.dispose()

@@ -88,6 +88,9 @@ class RetrievalSettings(BaseModel):
     damping: float = 0.5
     max_top_k: int = 200
     llm_fact_filter: bool = False
+    # In-memory snapshots (and BM25 indexes) kept at once; the least recently queried namespace
+    # is dropped first and rebuilt on its next query.
+    cached_namespaces: int = 16
 
 
 class WorkerSettings(BaseModel):

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import errors
@@ -71,6 +72,23 @@ def install_error_handlers(app: FastAPI) -> None:
             code = "malformed_json"
             detail = f"request body is not valid JSON: {_describe(exc.__cause__)}"
         return JSONResponse(error_body(code, detail), status_code=exc.status_code)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        # Lost connection, or the write lock not granted within the busy timeout.
+        logger.warning("database unavailable: %s", exc.orig or exc)
+        return JSONResponse(
+            error_body("database_unavailable", "the database is unavailable or busy; retry shortly"),
+            status_code=503,
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A concurrent request changed the same rows first (e.g. two creates of one namespace).
+        logger.info("integrity conflict: %s", exc.orig or exc)
+        return JSONResponse(
+            error_body("conflict", "a concurrent request changed the same data; retry"), status_code=409
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

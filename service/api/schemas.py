@@ -208,6 +208,7 @@ class JobResponse(BaseModel):
                     "progress": {"done": 2, "total": 2, "failed": 0},
                     "errors": [],
                     "attempts": 1,
+                    "cancel_requested": False,
                     "last_error": None,
                     "created_at": "2026-11-25T20:00:00Z",
                     "started_at": "2026-11-25T20:00:01Z",
@@ -223,6 +224,9 @@ class JobResponse(BaseModel):
     progress: JobProgress
     errors: list[DocumentError]
     attempts: int
+    cancel_requested: bool = Field(
+        description="A cancel was asked for; a running job stops after the document it is writing."
+    )
     last_error: str | None
     created_at: datetime
     started_at: datetime | None
@@ -254,6 +258,13 @@ class QueryRequest(BaseModel):
         "Default: the service's configured default mode.",
     )
     answer: bool = Field(default=False, description="Ask the reader LLM for an answer (503 without an LLM).")
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query is blank")
+        return _check_text(value, "query")
 
 
 class PassageHit(BaseModel):

@@ -40,6 +40,10 @@ class LLMClient:
         self._slots = threading.BoundedSemaphore(max(1, settings.max_concurrency))
         self.model = settings.model
 
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.close()
+
     def _call(self, messages: list[dict], json_mode: bool) -> str:
         kwargs: dict = {"model": self.model, "messages": messages, "temperature": self._settings.temperature}
         if json_mode:

@@ -57,10 +57,11 @@ class LexicalIndex:
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
 
     def rank(self, query: str, top_k: int) -> list[tuple[int, float]]:
-        """(row, score) of the ``top_k`` best passages, best first; ties by row."""
+        """(row, score) of the ``top_k`` best passages, best first; ties by row. Only passages
+        that share a word with the query: a lexical ranking has nothing to say about the rest."""
         scores = self.scores(query)
         order = np.lexsort((np.arange(len(scores)), -scores))[:top_k]
-        return [(int(r), float(scores[r])) for r in order]
+        return [(int(r), float(scores[r])) for r in order if scores[r] > 0]
 
 
 class LexicalIndexCache:

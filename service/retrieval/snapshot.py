@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,28 +146,38 @@ def build_snapshot(store: GraphStore, namespace: str, *, min_name_chars: int = 4
 
 
 class SnapshotCache:
-    """One snapshot per namespace; rebuilt lazily when the store's graph_version moves."""
+    """One snapshot per namespace, rebuilt lazily when the store's graph_version moves; at most
+    ``max_namespaces`` are held (the least recently used goes first)."""
 
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore, *, max_namespaces: int = 16) -> None:
         self._store = store
-        self._snapshots: dict[str, Snapshot] = {}
+        self._max = max(1, max_namespaces)
+        self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
     def get(self, namespace: str) -> Snapshot:
         version = self._store.graph_version(namespace)
-        current = self._snapshots.get(namespace)
-        if current is not None and current.version == version:
-            return current
         with self._guard:
+            current = self._snapshots.get(namespace)
+            if current is not None and current.version == version:
+                self._snapshots.move_to_end(namespace)
+                return current
             lock = self._locks.setdefault(namespace, threading.Lock())
         with lock:
-            current = self._snapshots.get(namespace)
+            with self._guard:
+                current = self._snapshots.get(namespace)
             if current is not None and current.version == self._store.graph_version(namespace):
                 return current
             snapshot = build_snapshot(self._store, namespace)
-            self._snapshots[namespace] = snapshot
+            with self._guard:
+                self._snapshots[namespace] = snapshot
+                self._snapshots.move_to_end(namespace)
+                while len(self._snapshots) > self._max:
+                    evicted, _ = self._snapshots.popitem(last=False)
+                    self._locks.pop(evicted, None)
             return snapshot
 
     def drop(self, namespace: str) -> None:
-        self._snapshots.pop(namespace, None)
+        with self._guard:
+            self._snapshots.pop(namespace, None)

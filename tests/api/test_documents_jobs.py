@@ -64,6 +64,24 @@ def test_reposting_identical_content_creates_nothing(client, container):
     assert client.get("/v1/jobs", params={"namespace": ns}).json()["total"] == 1
 
 
+def test_generated_ids_make_near_duplicates_one_document(client, container):
+    """Without a caller id, identity is the normalized content: a copy that differs only in case
+    or spacing is the same document (same id, same job), not a conflict."""
+    ns = _create_ns(client)
+    first = client.post(
+        f"/v1/namespaces/{ns}/documents", json={"documents": [{"text": "Oslo is in Norway."}]}
+    )
+    again = client.post(
+        f"/v1/namespaces/{ns}/documents", json={"documents": [{"text": "OSLO  is in Norway.\n"}]}
+    )
+    assert again.status_code == 202 and again.json() == first.json()
+    both = client.post(
+        f"/v1/namespaces/{ns}/documents",
+        json={"documents": [{"text": "Lima is in Peru."}, {"text": "LIMA is in Peru."}]},
+    )
+    assert both.status_code == 202 and len(set(both.json()["document_ids"])) == 1
+
+
 def test_same_id_with_different_content_is_a_conflict(client, container):
     ns = _create_ns(client)
     client.post(f"/v1/namespaces/{ns}/documents", json={"documents": [DOCS[1]]})
@@ -107,8 +125,10 @@ def test_job_list_and_cancel(client, container):
     job_id = client.post(f"/v1/namespaces/{ns}/documents", json={"documents": DOCS}).json()["job_id"]
     listed = client.get("/v1/jobs", params={"namespace": ns, "status": "queued"}).json()
     assert [j["id"] for j in listed["jobs"]] == [job_id]
+    assert listed["jobs"][0]["cancel_requested"] is False
     cancelled = client.post(f"/v1/jobs/{job_id}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["cancel_requested"] is True
     assert drain(container) == 0
     assert client.get(f"/v1/namespaces/{ns}/documents/warsaw").json()["status"] == "cancelled"
     again = client.post(f"/v1/jobs/{job_id}/cancel")
@@ -152,4 +172,9 @@ def test_query_modes_rank_the_obvious_passage_first(client, container):
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["mode"] == mode and body["passages"][0]["document_id"] == "warsaw", (mode, body)
-        assert body["timings_ms"]["total"] >= 0
+        assert body["timings_ms"]["total"] > 0
+        if mode == "graph":
+            assert body["facts"] and body["entities"] and body["fallback"] is None
+    # A lexical ranking returns only passages that share a word with the query.
+    none = client.post(f"/v1/namespaces/{ns}/query", json={"query": "zebra xylophone", "mode": "bm25"}).json()
+    assert none["passages"] == []

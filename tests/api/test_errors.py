@@ -243,3 +243,36 @@ def test_namespace_name_with_trailing_newline(client):
 )
 def test_unparseable_body_is_malformed_json(client, ns, body):
     assert _err(_post_raw(client, f"/v1/namespaces/{ns}/documents", body), 400)["code"] == "malformed_json"
+
+
+def test_blank_query_is_422(client, ns):
+    body = _err(client.post(f"/v1/namespaces/{ns}/query", json={"query": " \n\t "}), 422)
+    assert "blank" in json.dumps(body["detail"])
+
+
+def test_database_busy_is_503_not_500(tmp_path, embedder):
+    """The write lock not granted within the busy timeout (another process holds it) is a
+    retryable 503, on the real SQLite file."""
+    import sqlite3
+
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.container import Container
+    from tests.conftest import make_settings
+
+    c = Container.from_settings(
+        make_settings(tmp_path, database={"sqlite_busy_timeout_ms": 200}), embedder=embedder
+    )
+    c.migrate()
+    with TestClient(create_app(c, run_worker=False, migrate=False)) as client:
+        holder = sqlite3.connect(tmp_path / "hippograph.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            body = _err(client.post("/v1/namespaces", json={"name": "busy"}), 503)
+            assert body["code"] == "database_unavailable"
+            assert client.get("/v1/namespaces").status_code == 200  # reads still work
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert client.post("/v1/namespaces", json={"name": "busy"}).status_code == 201

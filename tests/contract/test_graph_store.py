@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from service.domain import ids
 from service.domain.models import (
@@ -32,7 +33,7 @@ from service.errors import GraphStoreUnavailable
 from service.pipeline.batch import build_write_batch, entity_names
 from service.settings import GraphSettings
 from service.stores.neo4j import vector_search
-from service.stores.neo4j.graph_store import Neo4jGraphStore
+from service.stores.neo4j.graph_store import DanglingReference, Neo4jGraphStore
 from service.stores.vector_cache import top_k_search
 from tests.contract.conftest import DIM, fake_vector
 from tests.support.neo4j_server import free_port
@@ -299,7 +300,7 @@ def test_batch_with_a_dangling_reference_is_rejected_whole(graph_store):
         ("Bad", "Berlin is the capital of Germany.", [("Berlin", "capital of", "Germany")]),
         synonyms=(SynonymEdge.of(eid("Berlin"), eid("Nowhere"), 0.95),),
     )
-    with pytest.raises(Exception):  # noqa: B017 - each backend raises its own integrity error
+    with pytest.raises((IntegrityError, DanglingReference)):  # SQL: foreign key; Neo4j: checked
         graph_store.write(bad)
     assert state(graph_store) == before
     assert graph_store.graph_version(NS) == 1

@@ -132,7 +132,7 @@ def test_bm25_mode_follows_writes(container):
     result = ask("capital of Italy")
     assert result.mode == "bm25" and [p.title for p in result.passages] == ["Rome", "Paris"]
     assert result.passages[0].score > 0 and "embed" not in result.timings_ms
-    assert ask("Vienna Austria").passages[0].score == 0.0  # no known token: all zero, row order
+    assert ask("Vienna Austria").passages == []  # no passage shares a word with the query
 
     submit_documents(container, ns, [NewDocument(title="Vienna", text="Vienna is the capital of Austria.")])
     drain(container)

@@ -39,6 +39,7 @@ def test_background_worker_indexes_and_data_survives_restart(tmp_path, embedder)
         assert _wait(client, job_id)["status"] == "succeeded"
         stats = client.get("/v1/namespaces/live/stats").json()
         first = client.post("/v1/namespaces/live/query", json={"query": "Who worked with Babbage?"}).json()
+        assert [p["document_id"] for p in first["passages"]] == ["a"]
     # A new process on the same data dir: same namespace, documents, graph, and ranking.
     with TestClient(create_app(Container.from_settings(settings, embedder=embedder))) as client:
         assert client.get("/v1/namespaces/live/stats").json() == stats

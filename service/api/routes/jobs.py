@@ -27,6 +27,7 @@ def job_response(j: Job) -> JobResponse:
         progress=JobProgress(done=j.done, total=j.total, failed=len(j.errors)),
         errors=[DocumentError(**e) for e in j.errors],
         attempts=j.attempts,
+        cancel_requested=j.cancel_requested,
         last_error=j.last_error,
         created_at=j.created_at,
         started_at=j.started_at,
