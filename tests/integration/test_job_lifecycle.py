@@ -20,9 +20,22 @@ from service.jobs.worker import Worker
 from service.pipeline.documents import NewDocument, create_namespace, delete_namespace, submit_documents
 from service.pipeline.ingest import DocumentInput, ingest
 from service.stores.sql.graph_store import SqlGraphStore
-from tests.conftest import drain
+from tests.conftest import drain, make_settings
 
 EMPTY = GraphStats(passages=0, entities=0, facts=0, synonym_edges=0)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def jobs_container(request, tmp_path, embedder):
+    """The same rules on both relational stores (PostgreSQL: row locks, SKIP LOCKED, RETURNING)."""
+    from service.container import Container
+
+    database = {"url": request.getfixturevalue("pg_url")} if request.param == "postgres" else {}
+    worker = {"in_process": False, "retry_backoff_s": 0.0}
+    c = Container.from_settings(make_settings(tmp_path, database=database, worker=worker), embedder=embedder)
+    c.migrate()
+    yield c
+    c.close()
 
 
 def _docs(n: int, start: int = 0) -> list[NewDocument]:
@@ -40,7 +53,8 @@ def _submit(c, ns: str = "ns", docs: list[NewDocument] | None = None) -> str:
     return submit_documents(c, ns, docs or _docs(2)).job_id
 
 
-def test_only_the_owner_can_touch_a_running_job(container):
+def test_only_the_owner_can_touch_a_running_job(jobs_container):
+    container = jobs_container
     job_id = _submit(container)
     jobs = container.jobs
     assert jobs.claim("worker-a").id == job_id
@@ -64,7 +78,8 @@ def test_only_the_owner_can_touch_a_running_job(container):
     assert {d.status for d in container.documents.get_many("ns", ["d0", "d1"])} == {"cancelled"}
 
 
-def test_a_job_that_keeps_killing_its_worker_fails_for_good(container):
+def test_a_job_that_keeps_killing_its_worker_fails_for_good(jobs_container):
+    container = jobs_container
     job_id = _submit(container)
     jobs = container.jobs
     for attempt in range(1, 4):
@@ -76,28 +91,22 @@ def test_a_job_that_keeps_killing_its_worker_fails_for_good(container):
     assert jobs.claim("w4") is None
 
 
-def test_failed_attempts_back_off_then_fail_with_their_documents(tmp_path, embedder):
-    from service.container import Container
-    from tests.conftest import make_settings
-
-    c = Container.from_settings(make_settings(tmp_path, worker={"retry_backoff_s": 0.0}), embedder=embedder)
-    c.migrate()
-    try:
-        job_id = _submit(c)
-        for _ in range(2):
-            job = c.jobs.claim("w")
-            assert c.jobs.fail_attempt(job.id, "w", "store down") == "queued"
+def test_failed_attempts_back_off_then_fail_with_their_documents(jobs_container):
+    c = jobs_container
+    job_id = _submit(c)
+    for _ in range(2):
         job = c.jobs.claim("w")
-        assert job.attempts == 3
-        assert c.jobs.fail_attempt(job_id, "w", "store down") == "failed"
-        failed = c.jobs.get(job_id)
-        assert failed.status == "failed" and failed.last_error == "store down"
-        assert {d.status for d in c.documents.get_many("ns", ["d0", "d1"])} == {"failed"}
-    finally:
-        c.close()
+        assert c.jobs.fail_attempt(job.id, "w", "store down") == "queued"
+    job = c.jobs.claim("w")
+    assert job.attempts == 3
+    assert c.jobs.fail_attempt(job_id, "w", "store down") == "failed"
+    failed = c.jobs.get(job_id)
+    assert failed.status == "failed" and failed.last_error == "store down"
+    assert {d.status for d in c.documents.get_many("ns", ["d0", "d1"])} == {"failed"}
 
 
-def test_release_gives_the_job_back_without_using_an_attempt(container):
+def test_release_gives_the_job_back_without_using_an_attempt(jobs_container):
+    container = jobs_container
     job_id = _submit(container)
     assert container.jobs.claim("w").attempts == 1
     assert container.jobs.release(job_id, "w") is True
@@ -119,7 +128,8 @@ class _CancelsOnSecondDocument(OfflineExtractor):
         return super().extract(passage)
 
 
-def test_cancel_stops_a_running_job_after_the_document_in_hand(container, monkeypatch):
+def test_cancel_stops_a_running_job_after_the_document_in_hand(jobs_container, monkeypatch):
+    container = jobs_container
     job_id = _submit(container, docs=_docs(5))
     monkeypatch.setattr(
         Worker, "_extractor_for", lambda self, job: _CancelsOnSecondDocument(container, job_id)
@@ -140,7 +150,8 @@ def test_cancel_stops_a_running_job_after_the_document_in_hand(container, monkey
     assert container.graph.stats("ns").passages == 2
 
 
-def test_worker_shutdown_gives_the_job_back_and_a_later_worker_finishes_it(container, monkeypatch):
+def test_worker_shutdown_gives_the_job_back_and_a_later_worker_finishes_it(jobs_container, monkeypatch):
+    container = jobs_container
     job_id = _submit(container, docs=_docs(3))
     stop = threading.Event()
     monkeypatch.setattr("service.jobs.worker.GROUP_SIZE", 1)
@@ -160,7 +171,8 @@ def test_worker_shutdown_gives_the_job_back_and_a_later_worker_finishes_it(conta
     assert container.graph.stats("ns").passages == 3
 
 
-def test_a_reposted_document_belongs_to_its_new_job(container):
+def test_a_reposted_document_belongs_to_its_new_job(jobs_container):
+    container = jobs_container
     first = _submit(container, docs=_docs(1))
     container.jobs.claim("w")
     container.documents.set_status("ns", "d0", "failed", "extractor crashed", job_id=first)
@@ -177,7 +189,8 @@ def test_a_reposted_document_belongs_to_its_new_job(container):
     assert container.documents.get("ns", "d0").status == "indexed"
 
 
-def test_namespace_delete_waits_for_its_running_job(container):
+def test_namespace_delete_waits_for_its_running_job(jobs_container):
+    container = jobs_container
     job_id = _submit(container, docs=_docs(3))
     queued = _submit(container, docs=_docs(2, start=3))
     job = container.jobs.claim("w")
@@ -202,7 +215,8 @@ def test_namespace_delete_waits_for_its_running_job(container):
     assert container.graph.graph_version("ns") > version_before  # caches can never confuse the two
 
 
-def test_a_namespace_created_again_starts_empty_even_after_an_interrupted_delete(container):
+def test_a_namespace_created_again_starts_empty_even_after_an_interrupted_delete(jobs_container):
+    container = jobs_container
     _submit(container)
     drain(container)
     assert container.graph.stats("ns").passages == 2
