@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from service import __version__
 from service.api.errors import install_error_handlers
@@ -52,4 +53,39 @@ def create_app(
     install_error_handlers(app)
     for module in (health, namespaces, documents, jobs, query):
         app.include_router(module.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's schema, with the error responses we really send: FastAPI documents 422 as its
+    own ``HTTPValidationError``, but every error body here is ``ErrorResponse``
+    (``{"code", "detail"}``), and a request body that is not JSON gets a 400."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        for operation in (op for path in schema["paths"].values() for op in path.values()):
+            responses = operation.get("responses", {})
+            if "422" in responses:
+                responses["422"] = {
+                    "description": "Invalid input (`validation_error`, `invalid_input`)",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+                    },
+                }
+            if "requestBody" in operation:
+                responses.setdefault(
+                    "400",
+                    {
+                        "description": "The body is not valid JSON (`malformed_json`)",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+                        },
+                    },
+                )
+            operation["responses"] = dict(sorted(responses.items()))
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema

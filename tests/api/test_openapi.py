@@ -32,3 +32,18 @@ def test_operation_ids_are_stable_and_unique():
         "health",
         "ready",
     } <= set(ids)
+
+
+def test_every_documented_error_is_an_error_response():
+    """Client generators read the error shapes from here: they must be the {"code", "detail"}
+    body the service really sends, including for 422 and for malformed JSON (400)."""
+    spec = yaml.safe_load((REPO / "openapi.yaml").read_text())
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            for status, response in op["responses"].items():
+                if int(status) >= 400:
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (method, path, status)
+            if "requestBody" in op:
+                assert "400" in op["responses"] and "422" in op["responses"], (method, path)
