@@ -303,8 +303,10 @@ class StatsResponse(BaseModel):
             "examples": [{"documents": 2, "passages": 2, "entities": 5, "facts": 4, "synonym_edges": 1}]
         }
     )
-    documents: int
-    passages: int
+    documents: int = Field(
+        description="Documents stored, whatever their status (pending, indexed, failed, cancelled)."
+    )
+    passages: int = Field(description="Passages in the graph (of indexed documents only), and so on below.")
     entities: int
     facts: int
     synonym_edges: int
