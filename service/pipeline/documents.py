@@ -120,6 +120,10 @@ def _store_submission(
                 raise Conflict(
                     f"document {doc_id!r} exists with different content; delete it first to replace it"
                 )
+        # Metadata is not indexed: a re-post that changes only the metadata updates it in place.
+        for doc_id, doc in existing.items():
+            if doc.metadata != rows[doc_id]["metadata"]:
+                c.documents.update_metadata(conn, namespace, doc_id, rows[doc_id]["metadata"])
         fresh = [i for i in order if i not in existing]
         retry = [i for i in order if i in existing and existing[i].status in ("failed", "cancelled")]
         if not fresh and not retry:

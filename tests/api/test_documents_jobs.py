@@ -62,6 +62,15 @@ def test_reposting_identical_content_creates_nothing(client, container):
     assert drain(container) == 0  # nothing was queued
     assert client.get(f"/v1/namespaces/{ns}/stats").json() == before
     assert client.get("/v1/jobs", params={"namespace": ns}).json()["total"] == 1
+    # Only the metadata changed: it is updated in place, nothing is re-indexed.
+    relabelled = [{**DOCS[1], "metadata": {"source": "atlas", "page": 7}}]
+    assert (
+        client.post(f"/v1/namespaces/{ns}/documents", json={"documents": relabelled}).json()["job_id"]
+        == (first["job_id"])
+    )
+    assert drain(container) == 0
+    doc = client.get(f"/v1/namespaces/{ns}/documents/warsaw").json()
+    assert doc["metadata"] == {"source": "atlas", "page": 7} and doc["status"] == "indexed"
 
 
 def test_generated_ids_make_near_duplicates_one_document(client, container):

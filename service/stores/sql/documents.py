@@ -131,6 +131,13 @@ class DocumentStore:
         if rows:
             conn.execute(t.documents.insert(), rows)
 
+    def update_metadata(self, conn: Connection, namespace: str, document_id: str, metadata: dict) -> None:
+        conn.execute(
+            update(t.documents)
+            .where(t.documents.c.namespace == namespace, t.documents.c.id == document_id)
+            .values(metadata=metadata, updated_at=now())
+        )
+
     def reset_for_retry(self, conn: Connection, namespace: str, ids: list[str], job_id: str) -> None:
         for i in range(0, len(ids), 500):
             conn.execute(
