@@ -33,19 +33,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        stop = None
+        background = None
         try:  # a failed migration still closes the engine and the graph store's driver
             if migrate:
                 container.migrate()
             if run_worker:
                 from service.jobs.worker import start_background_worker
 
-                thread, stop = start_background_worker(container)
+                background = start_background_worker(container)
             yield
         finally:
-            if stop is not None:
-                stop.set()
-                thread.join(timeout=30)
+            if background is not None:
+                background.shutdown(settings.worker.shutdown_grace_s)
             container.close()
 
     app = FastAPI(title="Hippograph", version=__version__, description=DESCRIPTION, lifespan=lifespan)

@@ -49,20 +49,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import signal
 
-    from service.jobs.worker import Worker
+    from service.jobs.worker import Worker, start_background_worker
 
     container = _container(settings)
-    stop = threading.Event()
-    worker = Worker(container, stop=stop)
     try:
         if args.drain:
-            n = worker.drain()
+            n = Worker(container).drain()
             logger.info("processed %d job(s)", n)
             return 0
-        # SIGTERM/SIGINT: finish the document in hand, give the job back to the queue, exit.
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        worker.run_forever()
+        background = start_background_worker(container)
+        # SIGTERM/SIGINT: finish the document in hand (at most shutdown_grace_s), give the job
+        # back to the queue, exit.
+        signal.signal(signal.SIGTERM, lambda *_: background.stop.set())
+        signal.signal(signal.SIGINT, lambda *_: background.stop.set())
+        while not background.stop.wait(1.0):
+            pass
+        background.shutdown(settings.worker.shutdown_grace_s)
         return 0
     finally:
         container.close()

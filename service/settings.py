@@ -102,6 +102,8 @@ class WorkerSettings(BaseModel):
     stalled_after_s: float = 120.0  # a running job silent this long lost its worker: reap it
     max_attempts: int = 3
     retry_backoff_s: float = 2.0  # first retry after an infrastructure failure; doubles each time
+    # On shutdown, how long to wait for the document in hand before giving its job back.
+    shutdown_grace_s: float = 10.0
 
 
 class LimitsSettings(BaseModel):

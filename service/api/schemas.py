@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from service.domain.normalize import is_blank
+
 MAX_DOCUMENT_ID_CHARS = 200
 MAX_METADATA_DEPTH = 32  # the metadata object itself is level 1
 MAX_METADATA_BYTES = 64 * 1024  # serialized as compact UTF-8 JSON
@@ -110,8 +112,8 @@ class DocumentIn(BaseModel):
             raise ValueError("id is blank")
         if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
             raise ValueError("id contains a control character or a lone surrogate")
-        if value in (".", ".."):
-            raise ValueError("id cannot be '.' or '..': URLs drop such path segments")
+        if any(segment in (".", "..") for segment in value.split("/")):
+            raise ValueError("id cannot have '.' or '..' as a path segment: URLs drop those")
         return value
 
     @field_validator("title")
@@ -162,7 +164,9 @@ class JobAcceptedResponse(BaseModel):
         }
     )
     job_id: str
-    document_ids: list[str]
+    document_ids: list[str] = Field(
+        description="The id of each submitted document, in request order (copies share one id)."
+    )
 
 
 class DocumentResponse(BaseModel):
@@ -262,7 +266,7 @@ class QueryRequest(BaseModel):
     @field_validator("query")
     @classmethod
     def _query(cls, value: str) -> str:
-        if not value.strip():
+        if is_blank(value):
             raise ValueError("query is blank")
         return _check_text(value, "query")
 

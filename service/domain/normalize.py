@@ -27,3 +27,9 @@ def normalize_name(name: str) -> str:
 
 def normalize_relation(relation: str) -> str:
     return normalize_name(relation)
+
+
+def is_blank(text: str) -> bool:
+    """Nothing to read: only whitespace and invisible format characters (zero-width space,
+    joiners, byte-order marks...)."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)

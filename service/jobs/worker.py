@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import uuid
+from dataclasses import dataclass
 
 from service.container import Container
 from service.extraction.base import Extractor
@@ -75,6 +76,7 @@ class Worker:
         self._stop = stop or threading.Event()
         self._reap_every = 20
         self._ticks = 0
+        self._in_hand: str | None = None  # the job being processed, if any
 
     def run_once(self) -> bool:
         """Claim and process at most one job. True when a job was processed."""
@@ -87,13 +89,25 @@ class Worker:
         if job is None:
             return False
         logger.info("job %s claimed (%d documents, attempt %d)", job.id, job.total, job.attempts)
+        self._in_hand = job.id
         try:
             self.process(job)
         except Exception as exc:  # infrastructure failure: retry the whole job later
             logger.exception("job %s attempt failed", job.id)
             state = self._c.jobs.fail_attempt(job.id, self.worker_id, f"{exc.__class__.__name__}: {exc}")
             logger.info("job %s is %s after the failed attempt", job.id, state)
+        finally:
+            self._in_hand = None
         return True
+
+    def release_in_hand(self) -> None:
+        """Give the job being processed back to the queue now (the process is about to exit
+        without waiting for the document in hand: its transaction never commits, or commits an
+        idempotent write). The attempt does not count; this worker's later writes to the job
+        find it lost and stop."""
+        job_id = self._in_hand
+        if job_id is not None and self._c.jobs.release(job_id, self.worker_id):
+            logger.warning("job %s released unfinished at shutdown", job_id)
 
     def run_forever(self) -> None:
         """Process jobs until the stop event is set. A job in hand when it is set goes back to
@@ -201,9 +215,26 @@ class Worker:
             )
 
 
-def start_background_worker(container: Container) -> tuple[threading.Thread, threading.Event]:
+@dataclass
+class BackgroundWorker:
+    """The in-process worker of ``hippograph serve``."""
+
+    worker: Worker
+    thread: threading.Thread
+    stop: threading.Event
+
+    def shutdown(self, grace_s: float) -> None:
+        """Stop after the document in hand; a document still not written after ``grace_s``
+        seconds is abandoned and its job given back to the queue for the next start."""
+        self.stop.set()
+        self.thread.join(timeout=grace_s)
+        if self.thread.is_alive():
+            self.worker.release_in_hand()
+
+
+def start_background_worker(container: Container) -> BackgroundWorker:
     stop = threading.Event()
     worker = Worker(container, stop=stop)
     thread = threading.Thread(target=worker.run_forever, name="hippograph-worker", daemon=True)
     thread.start()
-    return thread, stop
+    return BackgroundWorker(worker, thread, stop)

@@ -8,7 +8,7 @@ and answers with the ids (and job) they already have.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from service.container import Container
 from service.domain import ids
 from service.domain.models import GraphStats
+from service.domain.normalize import is_blank
 from service.errors import Conflict, InvalidInput, NamespaceNotFound
 from service.extraction.hipporag_import import OpenIEFile
 from service.stores.sql.documents import Namespace, check_namespace_name, now
@@ -34,7 +35,7 @@ class NewDocument:
 @dataclass(frozen=True)
 class Submission:
     job_id: str
-    document_ids: list[str]
+    document_ids: list[str]  # one per submitted document, in order (repeated for duplicates)
     created: bool  # False when every document already existed: nothing new was queued
 
 
@@ -46,7 +47,7 @@ def _validate(c: Container, docs: list[NewDocument], *, bulk: bool) -> None:
     if not bulk and len(docs) > limits.max_documents_per_request:
         raise InvalidInput(f"at most {limits.max_documents_per_request} documents per request")
     for i, d in enumerate(docs):
-        if not d.text or not d.text.strip():
+        if not d.text or is_blank(d.text):
             raise InvalidInput(f"documents[{i}].text is empty")
         if len(d.text) > limits.max_document_chars:
             raise InvalidInput(
@@ -72,8 +73,10 @@ def submit_documents(
     # same generated id are the same document (they differ only in case, Unicode form or spacing),
     # so only caller-chosen ids can conflict.
     chosen: set[str] = set()
+    positions: list[str] = []  # the id of each submitted document, in request order
     for d in docs:
         doc_id = d.id or ids.document_id(namespace, d.title, d.text)
+        positions.append(doc_id)
         digest = ids.content_hash(d.title or "", d.text)
         if doc_id in rows:
             if d.id and rows[doc_id]["content_hash"] != digest:
@@ -96,11 +99,12 @@ def submit_documents(
             "updated_at": stamp,
         }
     try:
-        return _store_submission(c, namespace, rows, order, chosen, extra_payload)
+        submission = _store_submission(c, namespace, rows, order, chosen, extra_payload)
     except IntegrityError:
         # A concurrent request inserted some of these ids (or deleted the namespace) after we
         # looked: look again, now that its transaction is committed.
-        return _store_submission(c, namespace, rows, order, chosen, extra_payload)
+        submission = _store_submission(c, namespace, rows, order, chosen, extra_payload)
+    return replace(submission, document_ids=positions)
 
 
 def _store_submission(

@@ -135,7 +135,9 @@ def test_document_id_with_slashes_is_reachable(client, container, ns):
     )
 
 
-@pytest.mark.parametrize("doc_id", ["", "   ", "a\nb", "a\x00b", "tab\there", "del\x7f", "..", "x" * 201])
+@pytest.mark.parametrize(
+    "doc_id", ["", "   ", "a\nb", "a\x00b", "tab\there", "del\x7f", "..", "a/../b", "./x", "x" * 201]
+)
 def test_bad_document_id(client, ns, doc_id):
     r = client.post(f"/v1/namespaces/{ns}/documents", json={"documents": [{"id": doc_id, "text": "t"}]})
     assert _err(r, 422)["code"] == "validation_error"
@@ -245,9 +247,11 @@ def test_unparseable_body_is_malformed_json(client, ns, body):
     assert _err(_post_raw(client, f"/v1/namespaces/{ns}/documents", body), 400)["code"] == "malformed_json"
 
 
-def test_blank_query_is_422(client, ns):
-    body = _err(client.post(f"/v1/namespaces/{ns}/query", json={"query": " \n\t "}), 422)
+@pytest.mark.parametrize("blank", [" \n\t ", "\u200b", "\u00a0\u3000", "\ufeff "])
+def test_blank_query_and_text_are_422(client, ns, blank):
+    body = _err(client.post(f"/v1/namespaces/{ns}/query", json={"query": blank}), 422)
     assert "blank" in json.dumps(body["detail"])
+    _err(client.post(f"/v1/namespaces/{ns}/documents", json={"documents": [{"text": blank}]}), 422)
 
 
 def test_database_busy_is_503_not_500(tmp_path, embedder):

@@ -288,3 +288,38 @@ def test_a_graph_store_outage_is_not_blamed_on_the_document(tmp_path, container)
         )
     assert outcomes == []
     read_only.dispose()
+
+
+def test_shutdown_abandons_a_slow_document_and_gives_its_job_back(jobs_container, monkeypatch):
+    """A document that outlasts the shutdown grace period: the job goes back to the queue at
+    once (no attempt used), the abandoned worker finds it lost, and the next start finishes it."""
+    from service.jobs.worker import start_background_worker
+
+    container = jobs_container
+    job_id = _submit(container, docs=_docs(2))
+    extracting, proceed = threading.Event(), threading.Event()
+
+    class Slow(OfflineExtractor):
+        def extract(self, passage: PassageText):
+            extracting.set()
+            proceed.wait(30)
+            return super().extract(passage)
+
+    monkeypatch.setattr(Worker, "_extractor_for", lambda self, job: Slow())
+    background = start_background_worker(container)
+    assert extracting.wait(30)
+    started = time.perf_counter()
+    background.shutdown(grace_s=0.3)
+    assert time.perf_counter() - started < 5
+    job = container.jobs.get(job_id)
+    assert job.status == "queued" and job.attempts == 0
+
+    proceed.set()  # the abandoned worker finishes its document: its next job write finds it lost
+    background.thread.join(30)
+    assert not background.thread.is_alive()
+    assert container.jobs.get(job_id).status == "queued"
+    monkeypatch.undo()
+    assert drain(container) == 1
+    job = container.jobs.get(job_id)
+    assert job.status == "succeeded" and job.attempts == 1
+    assert container.graph.stats("ns").passages == 2
