@@ -15,11 +15,10 @@ from sqlalchemy.exc import IntegrityError
 
 from service.container import Container
 from service.domain import ids
-from service.domain.models import GraphStats
 from service.domain.normalize import is_blank
-from service.errors import Conflict, InvalidInput, NamespaceNotFound
+from service.errors import Conflict, InvalidInput
 from service.extraction.hipporag_import import OpenIEFile
-from service.stores.sql.documents import Namespace, check_namespace_name, now
+from service.stores.sql.documents import Namespace, now
 
 logger = logging.getLogger(__name__)
 
@@ -167,18 +166,7 @@ def delete_document(c: Container, namespace: str, document_id: str) -> None:
 
 
 def create_namespace(c: Container, name: str) -> Namespace:
-    """Create a namespace. A delete interrupted after its relational part (the graph store was
-    down) can leave graph data under a name no namespace has; it is cleared before the name is
-    used again, so a new namespace always starts empty."""
-    check_namespace_name(name)
-    try:
-        c.documents.get_namespace(name)
-    except NamespaceNotFound:
-        if c.graph.stats(name) != GraphStats(passages=0, entities=0, facts=0, synonym_edges=0):
-            logger.warning("clearing graph data left under %r by an interrupted namespace delete", name)
-            c.graph.delete_namespace(name)
-    else:
-        raise Conflict(f"namespace {name!r} already exists")
+    """Create a namespace (409 while a namespace of that name exists or is being deleted)."""
     return c.documents.create_namespace(name)
 
 
@@ -187,22 +175,23 @@ def delete_namespace(c: Container, namespace: str) -> None:
 
     Queued jobs are cancelled. While one of its jobs is running, the namespace is NOT deleted:
     the job is asked to cancel and ``Conflict`` (409) says to retry once it has stopped — so no
-    worker can write into a namespace that is being deleted. The relational rows go first, in
-    one transaction (from then on nothing can reach the namespace), the graph after; if the graph
-    store fails there, ``create_namespace`` finishes the job when the name is used again.
+    worker can write into a namespace that is being deleted. Otherwise the namespace is marked
+    ``deleting`` (from then on it is invisible and accepts nothing, and its name cannot be
+    created again), its graph is deleted, and only then its rows. If the graph store fails on
+    the way, the namespace stays marked; deleting it again finishes the job.
     """
     with c.engine.begin() as conn:
-        c.documents.get_namespace(namespace, conn)
+        c.documents.lock_for_delete(conn, namespace)
         running = c.jobs.stop_namespace_jobs(conn, namespace)
         if not running:
-            c.documents.delete_namespace_rows(conn, namespace)
+            c.documents.mark_deleting(conn, namespace)
     if running:
         raise Conflict(
             f"namespace {namespace!r} has a running job ({', '.join(running)}); it was asked to cancel. "
             "Delete the namespace again once the job has stopped."
         )
+    c.graph.delete_namespace(namespace)
     c.snapshots.drop(namespace)
     c.lexical.drop(namespace)
-    c.graph.delete_namespace(namespace)
-    c.snapshots.drop(namespace)  # a query may have rebuilt it from the half-deleted graph
-    c.lexical.drop(namespace)
+    with c.engine.begin() as conn:
+        c.documents.delete_namespace_rows(conn, namespace)

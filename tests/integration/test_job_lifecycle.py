@@ -215,16 +215,25 @@ def test_namespace_delete_waits_for_its_running_job(jobs_container):
     assert container.graph.graph_version("ns") > version_before  # caches can never confuse the two
 
 
-def test_a_namespace_created_again_starts_empty_even_after_an_interrupted_delete(jobs_container):
+def test_an_interrupted_namespace_delete_hides_the_namespace_until_deleted_again(jobs_container):
     container = jobs_container
     _submit(container)
     drain(container)
     assert container.graph.stats("ns").passages == 2
-    # A delete whose relational part committed but whose graph part never ran (store down).
+    # A delete that marked the namespace, then stopped (graph store down) before its graph went.
     with container.engine.begin() as conn:
-        container.documents.delete_namespace_rows(conn, "ns")
-    create_namespace(container, "ns")
+        container.documents.mark_deleting(conn, "ns")
+    with pytest.raises(NamespaceNotFound):
+        container.documents.get_namespace("ns")
+    assert "ns" not in [n.name for n in container.documents.list_namespaces()]
+    with pytest.raises(NamespaceNotFound):
+        submit_documents(container, "ns", _docs(1, start=5))
+    with pytest.raises(Conflict, match="being deleted"):
+        create_namespace(container, "ns")  # its old graph must not become a new namespace's
+    delete_namespace(container, "ns")  # deleting again finishes the job
     assert container.graph.stats("ns") == EMPTY
+    create_namespace(container, "ns")
+    assert container.graph.stats("ns") == EMPTY and container.documents.count_documents("ns") == 0
 
 
 def test_deleting_and_recreating_a_namespace_never_serves_the_old_bm25_index(client, container):

@@ -76,16 +76,23 @@ class DocumentStore:
     def create_namespace(self, name: str) -> Namespace:
         check_namespace_name(name)
         with self._engine.begin() as conn:
-            if conn.execute(select(t.namespaces.c.name).where(t.namespaces.c.name == name)).first():
+            row = conn.execute(select(t.namespaces.c.deleting).where(t.namespaces.c.name == name)).first()
+            if row is not None and row.deleting:
+                raise Conflict(
+                    f"namespace {name!r} is being deleted; DELETE it again to finish, then create it"
+                )
+            if row is not None:
                 raise Conflict(f"namespace {name!r} already exists")
             created = now()
-            conn.execute(t.namespaces.insert().values(name=name, created_at=created))
+            conn.execute(t.namespaces.insert().values(name=name, created_at=created, deleting=False))
         return Namespace(name, created)
 
     def get_namespace(self, name: str, conn: Connection | None = None) -> Namespace:
+        """The namespace, if it exists and no delete of it has started; else NamespaceNotFound."""
+
         def run(c: Connection) -> Namespace:
             row = c.execute(select(t.namespaces).where(t.namespaces.c.name == name)).first()
-            if row is None:
+            if row is None or row.deleting:
                 raise NamespaceNotFound(f"namespace {name!r} does not exist")
             return Namespace(row.name, row.created_at)
 
@@ -96,8 +103,24 @@ class DocumentStore:
 
     def list_namespaces(self) -> list[Namespace]:
         with reader(self._engine) as conn:
-            rows = conn.execute(select(t.namespaces).order_by(t.namespaces.c.name)).all()
+            rows = conn.execute(
+                select(t.namespaces).where(t.namespaces.c.deleting.is_(False)).order_by(t.namespaces.c.name)
+            ).all()
         return [Namespace(r.name, r.created_at) for r in rows]
+
+    def lock_for_delete(self, conn: Connection, name: str) -> None:
+        """Inside the caller's transaction: lock the namespace row, whether or not a delete of it
+        has started (a repeated DELETE finishes an interrupted one); NamespaceNotFound if none."""
+        row = conn.execute(
+            select(t.namespaces.c.name).where(t.namespaces.c.name == name).with_for_update()
+        ).first()
+        if row is None:
+            raise NamespaceNotFound(f"namespace {name!r} does not exist")
+
+    def mark_deleting(self, conn: Connection, name: str) -> None:
+        """Inside the caller's transaction: from now on the namespace is invisible to every read,
+        accepts no documents, and its name cannot be created again until its rows are gone."""
+        conn.execute(update(t.namespaces).where(t.namespaces.c.name == name).values(deleting=True))
 
     def delete_namespace_rows(self, conn: Connection, name: str) -> None:
         """Inside the caller's transaction: the namespace row with its jobs and documents (the

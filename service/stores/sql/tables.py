@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 
 NAMING_CONVENTION = {
@@ -67,6 +68,8 @@ namespaces = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    # Set when a delete starts; the row goes when its graph is gone (pipeline.delete_namespace).
+    Column("deleting", Boolean, nullable=False, server_default=false()),
 )
 
 documents = Table(
