@@ -3,6 +3,10 @@
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-25 23:55:00
+
+Plain ALTER TABLE on purpose, never a batch "recreate": on SQLite, recreating ``namespaces``
+drops the old table, and with foreign keys on (they are, per connection) that cascades into
+every document and job.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("namespaces", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("deleting", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column(
+        "namespaces", sa.Column("deleting", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("namespaces", schema=None) as batch_op:
-        batch_op.drop_column("deleting")
+    op.drop_column("namespaces", "deleting")  # SQLite >= 3.35 drops a column in place

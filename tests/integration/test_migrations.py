@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -21,5 +23,56 @@ def test_migrations_match_the_declared_schema(request, tmp_path, backend):
         with c.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), tables.metadata)
         assert diff == []
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_upgrading_a_database_that_holds_data_keeps_it(request, tmp_path, backend):
+    """A database at the first revision, holding a namespace, a document and a job, is brought to
+    head by ``migrate`` (as ``hippograph serve`` does on start): nothing may be lost on the way
+    (a table rebuild on SQLite with foreign keys on would cascade-delete documents and jobs)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from service.stores.sql import tables as t
+    from service.stores.sql.db import alembic_config
+
+    database = {"url": request.getfixturevalue("pg_url")} if backend == "postgres" else {}
+    c = Container.from_settings(make_settings(tmp_path, database=database))
+    try:
+        cfg = alembic_config(c.engine.url.render_as_string(hide_password=False))
+        with c.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0001")
+        with c.engine.begin() as conn:  # rows as revision 0001 knew them
+            conn.execute(
+                text("INSERT INTO namespaces (name, created_at) VALUES ('old', :t)"), {"t": "2026-01-01"}
+            )
+            job_id = c.jobs.enqueue(conn, "old", "ingest", {"document_ids": ["d"]}, total=1)
+            conn.execute(
+                t.documents.insert().values(
+                    namespace="old",
+                    id="d",
+                    title=None,
+                    text="Warsaw is in Poland.",
+                    metadata={},
+                    content_hash="h",
+                    status="pending",
+                    error=None,
+                    job_id=job_id,
+                    created_at=datetime.now(UTC),
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        c.migrate()
+        with c.engine.connect() as conn:
+            counts = {
+                table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("namespaces", "documents", "jobs")  # our own table names
+            }
+        assert counts == {"namespaces": 1, "documents": 1, "jobs": 1}
+        assert [n.name for n in c.documents.list_namespaces()] == ["old"]
+        assert c.documents.get("old", "d").job_id == job_id and c.jobs.get(job_id).status == "queued"
     finally:
         c.close()

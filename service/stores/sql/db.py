@@ -88,9 +88,23 @@ def migrate(engine: Engine) -> None:
             "with `pip install -e .`"
         )
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        # Alembic rebuilds SQLite tables ("batch" mode) by copying and dropping them; with foreign
+        # keys on, dropping a parent table would cascade into its children's rows. The pragma
+        # only changes outside a transaction, so it is set on the raw connection first, and the
+        # keys are checked before the migration commits.
+        if sqlite:
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("migration left rows that violate foreign keys; rolled back")
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
     logger.info("database schema at head (%s)", engine.url.render_as_string(hide_password=True))
 
 
