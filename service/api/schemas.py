@@ -229,7 +229,7 @@ class JobResponse(BaseModel):
     errors: list[DocumentError]
     attempts: int
     cancel_requested: bool = Field(
-        description="A cancel was asked for; a running job stops after the document it is writing."
+        description="A cancel was asked for; a running job stops before its next graph write."
     )
     last_error: str | None
     created_at: datetime

@@ -120,9 +120,14 @@ class JobQueue:
 
     def claim(self, worker_id: str) -> Job | None:
         with self._engine.begin() as conn:
+            deleting = (
+                select(t.namespaces.c.name)
+                .where(t.namespaces.c.name == t.jobs.c.namespace, t.namespaces.c.deleting.is_(True))
+                .exists()
+            )
             candidate = (
                 select(t.jobs.c.id)
-                .where(t.jobs.c.status == "queued", t.jobs.c.run_after <= _now())
+                .where(t.jobs.c.status == "queued", t.jobs.c.run_after <= _now(), ~deleting)
                 .order_by(t.jobs.c.created_at, t.jobs.c.id)
                 .limit(1)
             )
@@ -206,14 +211,16 @@ class JobQueue:
         ``"lost"`` when it is no longer this worker's."""
         with self._engine.begin() as conn:
             row = conn.execute(
-                select(t.jobs.c.attempts, t.jobs.c.max_attempts).where(self._owned(job_id, worker_id))
+                select(t.jobs.c.attempts, t.jobs.c.max_attempts)
+                .where(self._owned(job_id, worker_id))
+                .with_for_update()
             ).first()
             if row is None:
                 return "lost"
             if row.attempts >= row.max_attempts:
                 conn.execute(
                     update(t.jobs)
-                    .where(t.jobs.c.id == job_id)
+                    .where(self._owned(job_id, worker_id))
                     .values(status="failed", finished_at=_now(), last_error=error, worker_id=None)
                 )
                 _settle_pending_documents(conn, [job_id], "failed", error)
@@ -221,7 +228,7 @@ class JobQueue:
             delay = timedelta(seconds=self._backoff_s * (2 ** (row.attempts - 1)))
             conn.execute(
                 update(t.jobs)
-                .where(t.jobs.c.id == job_id)
+                .where(self._owned(job_id, worker_id))
                 .values(status="queued", run_after=_now() + delay, last_error=error, worker_id=None)
             )
             return "queued"
@@ -280,10 +287,11 @@ class JobQueue:
         return running
 
     def cancel(self, job_id: str) -> Job:
-        """Queued jobs are cancelled at once (their documents too); running ones stop after the
-        document in hand, and their worker cancels the documents it did not reach."""
+        """Queued jobs are cancelled at once (their documents too); running ones stop before their
+        next write, and their worker cancels the documents it did not reach. The row is locked
+        (PostgreSQL), so a concurrent claim either happened before (→ running) or waits."""
         with self._engine.begin() as conn:
-            row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).first()
+            row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id).with_for_update()).first()
             if row is None:
                 raise JobNotFound(f"job {job_id!r} not found")
             if row.status in TERMINAL:

@@ -34,25 +34,43 @@ class _JobStopped(Exception):
         self.reason = reason
 
 
+_LEASE_ORDER = {"held": 0, "cancel": 1, "lost": 2}
+
+
 class _Heartbeat:
     """Keeps a running job's heartbeat fresh from a thread every ``interval_s`` — extracting a
     group with an LLM can take longer than the stall timeout — and remembers the queue's answer
-    (``held``, ``cancel`` or ``lost``) for the worker to act on between documents."""
+    (``held``, ``cancel`` or ``lost``) for the worker to act on between documents.
+
+    The state only moves forward (held → cancel → lost): two threads report answers, and an
+    older "held" must never hide a newer "cancel" or "lost". A cancelled job keeps its lease
+    renewed until the worker has stopped, so no reaper hands it to anyone else meanwhile."""
 
     def __init__(self, jobs: JobQueue, job_id: str, worker_id: str, interval_s: float) -> None:
         self._jobs, self._job_id, self._worker_id = jobs, job_id, worker_id
         self._interval = max(interval_s, 0.05)
         self._done = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id[:8]}", daemon=True)
-        self.state: Lease = "held"
+        self._state: Lease = "held"
+
+    @property
+    def state(self) -> Lease:
+        return self._state
+
+    def report(self, answer: Lease) -> Lease:
+        """Record an answer from the queue; returns the (possibly later) current state."""
+        with self._lock:
+            if _LEASE_ORDER[answer] > _LEASE_ORDER[self._state]:
+                self._state = answer
+            return self._state
 
     def check(self) -> Lease:
         """Heartbeat now, synchronously."""
-        self.state = self._jobs.heartbeat(self._job_id, self._worker_id)
-        return self.state
+        return self.report(self._jobs.heartbeat(self._job_id, self._worker_id))
 
     def _run(self) -> None:
-        while not self._done.wait(self._interval) and self.state == "held":
+        while not self._done.wait(self._interval) and self.state != "lost":
             try:
                 self.check()
             except Exception:  # a store hiccup: the next tick tries again
@@ -137,9 +155,10 @@ class Worker:
 
     def process(self, job: Job) -> None:
         """Index the job's pending documents group by group, recording each outcome as soon as
-        it is written. Between documents the worker stops when the job was cancelled (the rest
-        become ``cancelled``), is no longer its own (reaped or deleted: it touches nothing more),
-        or the worker is shutting down (the job goes back to the queue)."""
+        it is written. Before each write the worker stops when the job was cancelled (the rest
+        become ``cancelled``) or is no longer its own (reaped or deleted: it touches nothing
+        more); after each write also when the worker is shutting down (the job goes back to the
+        queue)."""
         c = self._c
         ns = job.namespace
         extractor = self._extractor_for(job)
@@ -172,8 +191,15 @@ class Worker:
                     if outcome.document_id not in failed:
                         failed.add(outcome.document_id)
                         errors.append({"document_id": outcome.document_id, "error": outcome.error})
-                lease.state = c.jobs.record_progress(job.id, self.worker_id, done=done, errors=errors)
+                lease.report(c.jobs.record_progress(job.id, self.worker_id, done=done, errors=errors))
                 go_on()
+
+            def before_write(document_id: str) -> None:
+                # Asked of the queue right before each graph write: a job cancelled, reaped or
+                # deleted meanwhile gets no further writes from this worker. (A shutdown still
+                # lets the document in hand be written: its extraction is done.)
+                if lease.check() != "held":
+                    raise _JobStopped(lease.state)
 
             try:
                 for start in range(0, len(todo), GROUP_SIZE):
@@ -191,6 +217,7 @@ class Worker:
                         extractor=extractor,
                         options=c.ingest_options,
                         on_document=record,
+                        before_write=before_write,
                     )
             except _JobStopped as stopped:
                 self._stopped(job, stopped.reason, done)

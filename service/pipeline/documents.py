@@ -116,7 +116,7 @@ def _store_submission(
 ) -> Submission:
     """The documents and their job, in ONE transaction (see ``submit_documents``)."""
     with c.engine.begin() as conn:
-        c.documents.get_namespace(namespace, conn)
+        c.documents.get_namespace(namespace, conn, lock=True)  # not while a delete marks it
         existing = c.documents.existing(conn, namespace, order)
         for doc_id, doc in existing.items():
             if doc_id in chosen and doc.content_hash != rows[doc_id]["content_hash"]:

@@ -81,9 +81,12 @@ def ingest(
     extractor: Extractor,
     options: IngestOptions,
     on_document: Callable[[DocumentOutcome], None] | None = None,
+    before_write: Callable[[str], None] | None = None,
 ) -> list[DocumentOutcome]:
     """Extract, embed and write ``documents`` (one group). Returns one outcome per document, in
-    order; ``on_document`` is called as each document is written or fails."""
+    order; ``on_document`` is called as each document is written or fails. ``before_write`` is
+    called with each document id just before its graph write; an exception it raises stops the
+    group there (the worker uses it to stop writing for a job it no longer holds)."""
     prepared = [
         _Prepared(
             d,
@@ -105,7 +108,7 @@ def ingest(
         p.doc.id: DocumentOutcome(p.doc.id, False, p.error) for p in prepared if p.error is not None
     }
     if ok:
-        _embed_and_write(namespace, ok, store, embedder, options, outcomes, on_document)
+        _embed_and_write(namespace, ok, store, embedder, options, outcomes, on_document, before_write)
     for p in prepared:
         if p.error is not None and on_document is not None:
             on_document(outcomes[p.doc.id])
@@ -120,6 +123,7 @@ def _embed_and_write(
     options: IngestOptions,
     outcomes: dict[str, DocumentOutcome],
     on_document: Callable[[DocumentOutcome], None] | None,
+    before_write: Callable[[str], None] | None,
 ) -> None:
     # One embedding call per kind for the whole group.
     passage_texts = [p.content for d in docs for p in d.passages]
@@ -161,6 +165,8 @@ def _embed_and_write(
         batch = build_write_batch(
             namespace, d.doc.id, d.passages, d.extractions, vectors, entity_vectors, fact_vectors, synonyms
         )
+        if before_write is not None:
+            before_write(d.doc.id)
         try:
             store.write(batch)
         except GraphStoreUnavailable:

@@ -78,6 +78,34 @@ def test_only_the_owner_can_touch_a_running_job(jobs_container):
     assert {d.status for d in container.documents.get_many("ns", ["d0", "d1"])} == {"cancelled"}
 
 
+def test_a_cancelled_job_keeps_its_lease_until_its_worker_stops(jobs_container):
+    """Between a cancel and the worker acting on it (a whole group's extraction), the heartbeat
+    goes on: no reaper may hand the job to anyone, and no namespace delete may proceed."""
+    from service.jobs.worker import _Heartbeat
+
+    container = jobs_container
+    job_id = _submit(container)
+    container.jobs.claim("w")
+    container.jobs.cancel(job_id)
+    with _Heartbeat(container.jobs, job_id, "w", interval_s=0.05) as lease:
+        time.sleep(1.5)
+        assert container.jobs.reap_stalled(stalled_after_s=1.0) == 0
+        with pytest.raises(Conflict, match="running job"):
+            delete_namespace(container, "ns")
+        assert lease.state == "cancel"
+        lease.report("held")  # a stale answer never undoes a newer one
+        assert lease.state == "cancel"
+
+
+def test_no_worker_claims_a_job_of_a_namespace_being_deleted(jobs_container):
+    container = jobs_container
+    create_namespace(container, "ns")
+    with container.engine.begin() as conn:  # as if a submission slipped in after the delete began
+        container.documents.mark_deleting(conn, "ns")
+        container.jobs.enqueue(conn, "ns", "ingest", {"document_ids": []}, total=0)
+    assert container.jobs.claim("w") is None
+
+
 def test_a_job_that_keeps_killing_its_worker_fails_for_good(jobs_container):
     container = jobs_container
     job_id = _submit(container)
@@ -128,26 +156,26 @@ class _CancelsOnSecondDocument(OfflineExtractor):
         return super().extract(passage)
 
 
-def test_cancel_stops_a_running_job_after_the_document_in_hand(jobs_container, monkeypatch):
+def test_cancel_stops_a_running_job_before_its_next_write(jobs_container, monkeypatch):
     container = jobs_container
     job_id = _submit(container, docs=_docs(5))
     monkeypatch.setattr(
         Worker, "_extractor_for", lambda self, job: _CancelsOnSecondDocument(container, job_id)
     )
-    # one document per ingest call, so "the document in hand" is exactly one
-    monkeypatch.setattr("service.jobs.worker.GROUP_SIZE", 1)
+    monkeypatch.setattr("service.jobs.worker.GROUP_SIZE", 1)  # one document per ingest call
     assert drain(container) == 1
     job = container.jobs.get(job_id)
     statuses = {d.id: d.status for d in container.documents.get_many("ns", [f"d{i}" for i in range(5)])}
-    assert job.status == "cancelled" and job.done == 2
+    # d1 was being extracted when the cancel came: it is not written
+    assert job.status == "cancelled" and job.done == 1
     assert statuses == {
         "d0": "indexed",
-        "d1": "indexed",
+        "d1": "cancelled",
         "d2": "cancelled",
         "d3": "cancelled",
         "d4": "cancelled",
     }
-    assert container.graph.stats("ns").passages == 2
+    assert container.graph.stats("ns").passages == 1
 
 
 def test_worker_shutdown_gives_the_job_back_and_a_later_worker_finishes_it(jobs_container, monkeypatch):

@@ -61,5 +61,5 @@ def get_job(job_id: str, c: ContainerDep) -> JobResponse:
     responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
 )
 def cancel_job(job_id: str, c: ContainerDep) -> JobResponse:
-    """A queued job is cancelled at once; a running one stops after the document it is writing."""
+    """A queued job is cancelled at once; a running one stops before its next graph write."""
     return job_response(c.jobs.cancel(job_id))

@@ -87,11 +87,16 @@ class DocumentStore:
             conn.execute(t.namespaces.insert().values(name=name, created_at=created, deleting=False))
         return Namespace(name, created)
 
-    def get_namespace(self, name: str, conn: Connection | None = None) -> Namespace:
-        """The namespace, if it exists and no delete of it has started; else NamespaceNotFound."""
+    def get_namespace(self, name: str, conn: Connection | None = None, *, lock: bool = False) -> Namespace:
+        """The namespace, if it exists and no delete of it has started; else NamespaceNotFound.
+        ``lock`` (inside a write transaction) holds a shared row lock on PostgreSQL until commit,
+        so a delete that has started marking it is waited for and then seen."""
 
         def run(c: Connection) -> Namespace:
-            row = c.execute(select(t.namespaces).where(t.namespaces.c.name == name)).first()
+            query = select(t.namespaces).where(t.namespaces.c.name == name)
+            if lock:
+                query = query.with_for_update(read=True)
+            row = c.execute(query).first()
             if row is None or row.deleting:
                 raise NamespaceNotFound(f"namespace {name!r} does not exist")
             return Namespace(row.name, row.created_at)
@@ -152,7 +157,9 @@ class DocumentStore:
 
     def insert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         if rows:
-            conn.execute(t.documents.insert(), rows)
+            # In id order: two overlapping submissions take their row locks in the same order,
+            # so on PostgreSQL one waits for the other instead of deadlocking.
+            conn.execute(t.documents.insert(), sorted(rows, key=lambda r: r["id"]))
 
     def update_metadata(self, conn: Connection, namespace: str, document_id: str, metadata: dict) -> None:
         conn.execute(
@@ -162,6 +169,7 @@ class DocumentStore:
         )
 
     def reset_for_retry(self, conn: Connection, namespace: str, ids: list[str], job_id: str) -> None:
+        ids = sorted(ids)  # lock order, as in ``insert``
         for i in range(0, len(ids), 500):
             conn.execute(
                 update(t.documents)
