@@ -180,6 +180,9 @@ def delete_namespace(c: Container, namespace: str) -> None:
     created again), its graph is deleted, and only then its rows. If the graph store fails on
     the way, the namespace stays marked; deleting it again finishes the job.
     """
+    # A job whose worker died (no heartbeat) must not block the delete until some worker
+    # process happens to run the reaper.
+    c.jobs.reap_stalled(c.settings.worker.stalled_after_s)
     with c.engine.begin() as conn:
         c.documents.lock_for_delete(conn, namespace)
         running = c.jobs.stop_namespace_jobs(conn, namespace)

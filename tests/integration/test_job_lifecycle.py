@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from service.domain.models import GraphStats, PassageText
-from service.errors import Conflict, GraphStoreUnavailable, NamespaceNotFound
+from service.errors import Conflict, GraphStoreUnavailable, JobNotFound, NamespaceNotFound
 from service.extraction.offline import OfflineExtractor
 from service.jobs.worker import Worker
 from service.pipeline.documents import NewDocument, create_namespace, delete_namespace, submit_documents
@@ -95,6 +95,18 @@ def test_a_cancelled_job_keeps_its_lease_until_its_worker_stops(jobs_container):
         assert lease.state == "cancel"
         lease.report("held")  # a stale answer never undoes a newer one
         assert lease.state == "cancel"
+
+
+def test_a_job_whose_worker_died_does_not_block_a_namespace_delete(jobs_container):
+    container = jobs_container
+    job_id = _submit(container)
+    container.jobs.claim("dead-worker")  # then the process was killed: no heartbeat, no reaper
+    container.settings.worker.stalled_after_s = -1
+    delete_namespace(container, "ns")
+    with pytest.raises(NamespaceNotFound):
+        container.documents.get_namespace("ns")
+    with pytest.raises(JobNotFound):
+        container.jobs.get(job_id)
 
 
 def test_no_worker_claims_a_job_of_a_namespace_being_deleted(jobs_container):
