@@ -175,7 +175,7 @@ class DocumentResponse(BaseModel):
     title: str | None
     text: str
     metadata: dict[str, Any]
-    status: Literal["pending", "indexed", "failed", "cancelled"]
+    status: Literal["pending", "indexed", "failed", "cancelled", "deleting"]
     error: str | None
     job_id: str | None
     created_at: datetime
@@ -308,7 +308,7 @@ class StatsResponse(BaseModel):
         }
     )
     documents: int = Field(
-        description="Documents stored, whatever their status (pending, indexed, failed, cancelled)."
+        description="Documents stored, whatever their status (pending, indexed, failed, cancelled, deleting)."
     )
     passages: int = Field(description="Passages in the graph (of indexed documents only), and so on below.")
     entities: int

@@ -119,6 +119,8 @@ def _store_submission(
         c.documents.get_namespace(namespace, conn, lock=True)  # not while a delete marks it
         existing = c.documents.existing(conn, namespace, order)
         for doc_id, doc in existing.items():
+            if doc.status == "deleting":
+                raise Conflict(f"document {doc_id!r} is being deleted; post it again once it is gone")
             if doc_id in chosen and doc.content_hash != rows[doc_id]["content_hash"]:
                 raise Conflict(
                     f"document {doc_id!r} exists with different content; delete it first to replace it"
@@ -156,11 +158,19 @@ def submit_openie_import(c: Container, namespace: str, openie: OpenIEFile) -> Su
 
 
 def delete_document(c: Container, namespace: str, document_id: str) -> None:
-    doc = c.documents.get(namespace, document_id)
-    if doc.status == "pending":
-        raise Conflict(
-            f"document {document_id!r} is being indexed by job {doc.job_id}; cancel the job or wait for it"
-        )
+    """Delete a document and everything only it supports in the graph.
+
+    409 while a job is indexing it. Otherwise it is marked ``deleting`` first (a re-post of it is
+    refused, no job picks it up), its graph content is deleted, then its row; if the graph store
+    fails on the way, the mark stays and deleting it again finishes the job."""
+    with c.engine.begin() as conn:
+        doc = c.documents.lock_document(conn, namespace, document_id)
+        if doc.status == "pending":
+            raise Conflict(
+                f"document {document_id!r} is being indexed by job {doc.job_id}; "
+                "cancel the job or wait for it"
+            )
+        c.documents.mark_document_deleting(conn, namespace, document_id)
     c.graph.delete_documents(namespace, [document_id])
     c.documents.delete(namespace, document_id)
 

@@ -14,10 +14,22 @@ import pytest
 from sqlalchemy import create_engine
 
 from service.domain.models import GraphStats, PassageText
-from service.errors import Conflict, GraphStoreUnavailable, JobNotFound, NamespaceNotFound
+from service.errors import (
+    Conflict,
+    DocumentNotFound,
+    GraphStoreUnavailable,
+    JobNotFound,
+    NamespaceNotFound,
+)
 from service.extraction.offline import OfflineExtractor
 from service.jobs.worker import Worker
-from service.pipeline.documents import NewDocument, create_namespace, delete_namespace, submit_documents
+from service.pipeline.documents import (
+    NewDocument,
+    create_namespace,
+    delete_document,
+    delete_namespace,
+    submit_documents,
+)
 from service.pipeline.ingest import DocumentInput, ingest
 from service.stores.sql.graph_store import SqlGraphStore
 from tests.conftest import drain, make_settings
@@ -274,6 +286,27 @@ def test_an_interrupted_namespace_delete_hides_the_namespace_until_deleted_again
     assert container.graph.stats("ns") == EMPTY
     create_namespace(container, "ns")
     assert container.graph.stats("ns") == EMPTY and container.documents.count_documents("ns") == 0
+
+
+def test_an_interrupted_document_delete_is_finished_by_deleting_again(jobs_container):
+    container = jobs_container
+    _submit(container, docs=_docs(2))
+    drain(container)
+    before = container.graph.stats("ns")
+    # A delete that marked the document, then stopped (graph store down) before its graph went.
+    with container.engine.begin() as conn:
+        container.documents.mark_document_deleting(conn, "ns", "d1")
+    with pytest.raises(Conflict, match="being deleted"):
+        submit_documents(container, "ns", _docs(2))  # re-posting it must wait for the delete
+    assert container.documents.get("ns", "d1").status == "deleting"
+    delete_document(container, "ns", "d1")
+    assert container.graph.stats("ns").passages == before.passages - 1
+    with pytest.raises(DocumentNotFound):
+        container.documents.get("ns", "d1")
+    submit_documents(container, "ns", _docs(2))  # now it is simply new again
+    drain(container)
+    after = container.graph.stats("ns")
+    assert (after.passages, after.entities, after.facts) == (before.passages, before.entities, before.facts)
 
 
 def test_deleting_and_recreating_a_namespace_never_serves_the_old_bm25_index(client, container):

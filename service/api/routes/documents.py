@@ -131,7 +131,7 @@ def list_documents(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     status_: Annotated[
-        Literal["pending", "indexed", "failed", "cancelled"] | None, Query(alias="status")
+        Literal["pending", "indexed", "failed", "cancelled", "deleting"] | None, Query(alias="status")
     ] = None,
 ) -> DocumentListResponse:
     docs, total = c.documents.list(namespace, limit=limit, offset=offset, status=status_)

@@ -189,6 +189,25 @@ class DocumentStore:
             raise DocumentNotFound(f"document {document_id!r} not found in namespace {namespace!r}")
         return _document(row)
 
+    def lock_document(self, conn: Connection, namespace: str, document_id: str) -> Document:
+        """Inside the caller's transaction: the document, row-locked (PostgreSQL) until commit."""
+        self.get_namespace(namespace, conn, lock=True)
+        row = conn.execute(
+            select(t.documents)
+            .where(t.documents.c.namespace == namespace, t.documents.c.id == document_id)
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise DocumentNotFound(f"document {document_id!r} not found in namespace {namespace!r}")
+        return _document(row)
+
+    def mark_document_deleting(self, conn: Connection, namespace: str, document_id: str) -> None:
+        conn.execute(
+            update(t.documents)
+            .where(t.documents.c.namespace == namespace, t.documents.c.id == document_id)
+            .values(status="deleting", updated_at=now())
+        )
+
     def get_many(self, namespace: str, ids: list[str]) -> list[Document]:
         with reader(self._engine) as conn:
             found = self.existing(conn, namespace, ids)

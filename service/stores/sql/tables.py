@@ -81,7 +81,7 @@ documents = Table(
     Column("text", Text, nullable=False),
     Column("metadata", JSON, nullable=False),
     Column("content_hash", String(64), nullable=False),
-    # pending -> indexed | failed
+    # pending -> indexed | failed | cancelled; any but pending -> deleting (then the row goes)
     Column("status", String(16), nullable=False),
     Column("error", Text, nullable=True),
     Column("job_id", String(36), nullable=True),
