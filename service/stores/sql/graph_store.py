@@ -65,6 +65,16 @@ def _unavailable_on_outage(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def _upsert_capable_insert(conn: Connection):
+    """The dialect's INSERT construct, which has ON CONFLICT (SQLite and PostgreSQL only)."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert
+    if dialect == "postgresql":
+        return postgresql.insert
+    raise NotImplementedError(dialect)  # pragma: no cover - only SQLite and PostgreSQL are supported
+
+
 class SqlGraphStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -78,27 +88,12 @@ class SqlGraphStore:
     # --- writes -----------------------------------------------------------------------------
 
     def _insert_ignore(self, conn: Connection, table, rows: list[dict]) -> None:
-        if not rows:
-            return
-        dialect = conn.dialect.name
-        if dialect == "sqlite":
-            stmt = sqlite.insert(table).on_conflict_do_nothing()
-        elif dialect == "postgresql":
-            stmt = postgresql.insert(table).on_conflict_do_nothing()
-        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-            raise NotImplementedError(dialect)
-        conn.execute(stmt, rows)
+        if rows:
+            conn.execute(_upsert_capable_insert(conn)(table).on_conflict_do_nothing(), rows)
 
     def _bump_version(self, conn: Connection, namespace: str) -> tuple[int, int]:
         """(before, after). One upsert, so two first writers of a namespace cannot both insert."""
-        dialect = conn.dialect.name
-        if dialect == "sqlite":
-            insert = sqlite.insert
-        elif dialect == "postgresql":
-            insert = postgresql.insert
-        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-            raise NotImplementedError(dialect)
-        stmt = insert(t.graph_versions).values(namespace=namespace, version=1)
+        stmt = _upsert_capable_insert(conn)(t.graph_versions).values(namespace=namespace, version=1)
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.graph_versions.c.namespace],
             set_={"version": t.graph_versions.c.version + 1},
