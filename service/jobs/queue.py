@@ -160,27 +160,22 @@ class JobQueue:
         """Refresh the heartbeat of a job this worker runs, and say whether to go on:
         ``"held"`` (go on), ``"cancel"`` (a cancel was requested: stop and finish it as
         cancelled) or ``"lost"`` (no longer this worker's job: stop without touching it)."""
-        with self._engine.begin() as conn:
-            row = conn.execute(
-                update(t.jobs)
-                .where(self._owned(job_id, worker_id))
-                .values(heartbeat_at=_now())
-                .returning(t.jobs.c.cancel_requested)
-            ).first()
-        if row is None:
-            return "lost"
-        return "cancel" if row.cancel_requested else "held"
+        return self._renew(job_id, worker_id)
 
     def record_progress(
         self, job_id: str, worker_id: str, *, done: int, errors: list[dict[str, Any]]
     ) -> Lease:
         """Store progress (a heartbeat too) and answer like ``heartbeat``; nothing is written
         when the job is no longer this worker's."""
+        return self._renew(job_id, worker_id, done=done, errors=errors)
+
+    def _renew(self, job_id: str, worker_id: str, **values: Any) -> Lease:
+        """Refresh the heartbeat (and write ``values``) of a job this worker holds; the lease."""
         with self._engine.begin() as conn:
             row = conn.execute(
                 update(t.jobs)
                 .where(self._owned(job_id, worker_id))
-                .values(done=done, errors=errors, heartbeat_at=_now())
+                .values(heartbeat_at=_now(), **values)
                 .returning(t.jobs.c.cancel_requested)
             ).first()
         if row is None:
