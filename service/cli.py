@@ -89,13 +89,13 @@ def cmd_import_openie(args: argparse.Namespace, settings: Settings) -> int:
     from service.errors import Conflict
     from service.extraction.hipporag_import import parse_openie
     from service.jobs.worker import Worker
-    from service.pipeline.documents import create_namespace, submit_openie_import
+    from service.pipeline.documents import submit_openie_import
 
     container = _container(settings)
     try:
         container.migrate()
         try:
-            create_namespace(container, args.namespace)
+            container.documents.create_namespace(args.namespace)
         except Conflict:
             pass
         openie = parse_openie(Path(args.file).read_bytes())

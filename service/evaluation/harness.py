@@ -112,14 +112,14 @@ def eval_namespace(dataset: Dataset, openie_bytes: bytes | None) -> str:
 
 
 def _fresh_namespace(c: Container, namespace: str) -> None:
-    from service.pipeline.documents import create_namespace, delete_namespace
+    from service.pipeline.documents import delete_namespace
 
     try:
         delete_namespace(c, namespace)
         logger.info("deleted the previous evaluation namespace %s", namespace)
     except NamespaceNotFound:
         pass
-    create_namespace(c, namespace)
+    c.documents.create_namespace(namespace)
 
 
 def _drain(c: Container, job_id: str, total: int, progress: bool) -> None:

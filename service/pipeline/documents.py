@@ -18,7 +18,7 @@ from service.domain import ids
 from service.domain.normalize import is_blank
 from service.errors import Conflict, InvalidInput
 from service.extraction.hipporag_import import OpenIEFile
-from service.stores.sql.documents import Namespace, now
+from service.stores.sql.documents import now
 
 logger = logging.getLogger(__name__)
 
@@ -173,11 +173,6 @@ def delete_document(c: Container, namespace: str, document_id: str) -> None:
         c.documents.mark_document_deleting(conn, namespace, document_id)
     c.graph.delete_documents(namespace, [document_id])
     c.documents.delete(namespace, document_id)
-
-
-def create_namespace(c: Container, name: str) -> Namespace:
-    """Create a namespace (409 while a namespace of that name exists or is being deleted)."""
-    return c.documents.create_namespace(name)
 
 
 def delete_namespace(c: Container, namespace: str) -> None:

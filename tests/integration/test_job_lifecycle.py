@@ -25,7 +25,6 @@ from service.extraction.offline import OfflineExtractor
 from service.jobs.worker import Worker
 from service.pipeline.documents import (
     NewDocument,
-    create_namespace,
     delete_document,
     delete_namespace,
     submit_documents,
@@ -59,7 +58,7 @@ def _docs(n: int, start: int = 0) -> list[NewDocument]:
 
 def _submit(c, ns: str = "ns", docs: list[NewDocument] | None = None) -> str:
     try:
-        create_namespace(c, ns)
+        c.documents.create_namespace(ns)
     except Conflict:
         pass
     return submit_documents(c, ns, docs or _docs(2)).job_id
@@ -123,7 +122,7 @@ def test_a_job_whose_worker_died_does_not_block_a_namespace_delete(jobs_containe
 
 def test_no_worker_claims_a_job_of_a_namespace_being_deleted(jobs_container):
     container = jobs_container
-    create_namespace(container, "ns")
+    container.documents.create_namespace("ns")
     with container.engine.begin() as conn:  # as if a submission slipped in after the delete began
         container.documents.mark_deleting(conn, "ns")
         container.jobs.enqueue(conn, "ns", "ingest", {"document_ids": []}, total=0)
@@ -262,7 +261,7 @@ def test_namespace_delete_waits_for_its_running_job(jobs_container):
         container.documents.get_namespace("ns")
     assert container.graph.stats("ns") == EMPTY
 
-    create_namespace(container, "ns")
+    container.documents.create_namespace("ns")
     assert container.graph.stats("ns") == EMPTY
     assert container.graph.graph_version("ns") > version_before  # caches can never confuse the two
 
@@ -281,10 +280,10 @@ def test_an_interrupted_namespace_delete_hides_the_namespace_until_deleted_again
     with pytest.raises(NamespaceNotFound):
         submit_documents(container, "ns", _docs(1, start=5))
     with pytest.raises(Conflict, match="being deleted"):
-        create_namespace(container, "ns")  # its old graph must not become a new namespace's
+        container.documents.create_namespace("ns")  # its old graph must not become a new namespace's
     delete_namespace(container, "ns")  # deleting again finishes the job
     assert container.graph.stats("ns") == EMPTY
-    create_namespace(container, "ns")
+    container.documents.create_namespace("ns")
     assert container.graph.stats("ns") == EMPTY and container.documents.count_documents("ns") == 0
 
 
@@ -337,7 +336,7 @@ def test_reads_do_not_wait_for_a_writer_on_sqlite(tmp_path, embedder):
     )
     c.migrate()
     try:
-        create_namespace(c, "ns")
+        c.documents.create_namespace("ns")
         writer = sqlite3.connect(tmp_path / "hippograph.db", isolation_level=None)
         writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         writer.execute("INSERT INTO namespaces (name, created_at) VALUES ('other', '2026-01-01 00:00:00')")
@@ -355,7 +354,7 @@ def test_a_graph_store_outage_is_not_blamed_on_the_document(tmp_path, container)
     """Writes refused by the database (here: a read-only SQLite connection, a real one) must
     surface as GraphStoreUnavailable, so the worker retries the job, instead of failing the
     document for good."""
-    create_namespace(container, "ns")
+    container.documents.create_namespace("ns")
     read_only = create_engine(f"sqlite:///file:{tmp_path / 'hippograph.db'}?mode=ro&uri=true")
     outcomes = []
     with pytest.raises(GraphStoreUnavailable):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from service.pipeline.documents import NewDocument, create_namespace, submit_documents
+from service.pipeline.documents import NewDocument, submit_documents
 from service.retrieval.snapshot import SnapshotCache
 from tests.conftest import drain
 
 
 def _fill(c, ns: str, text: str) -> None:
-    create_namespace(c, ns)
+    c.documents.create_namespace(ns)
     submit_documents(c, ns, [NewDocument(text=text, title=ns)])
     drain(c)
 

@@ -24,7 +24,7 @@ E404 = {404: {"model": ErrorResponse}}
     responses={409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
 )
 def create_namespace(body: NamespaceCreateRequest, c: ContainerDep) -> NamespaceResponse:
-    ns = use_cases.create_namespace(c, body.name)
+    ns = c.documents.create_namespace(body.name)
     return NamespaceResponse(name=ns.name, created_at=ns.created_at)
 
 
