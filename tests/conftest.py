@@ -129,6 +129,13 @@ def postgres():
     shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_settings(request) -> dict:
+    """``Settings.database`` for each relational store a test must hold on: SQLite (the data
+    dir's file) and a fresh PostgreSQL database."""
+    return {"url": request.getfixturevalue("pg_url")} if request.param == "postgres" else {}
+
+
 @pytest.fixture
 def pg_url(postgres) -> str:
     """A fresh, empty database for one test."""

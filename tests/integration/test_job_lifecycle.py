@@ -36,14 +36,15 @@ from tests.conftest import drain, make_settings
 EMPTY = GraphStats(passages=0, entities=0, facts=0, synonym_edges=0)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def jobs_container(request, tmp_path, embedder):
+@pytest.fixture
+def jobs_container(tmp_path, embedder, database_settings):
     """The same rules on both relational stores (PostgreSQL: row locks, SKIP LOCKED, RETURNING)."""
     from service.container import Container
 
-    database = {"url": request.getfixturevalue("pg_url")} if request.param == "postgres" else {}
     worker = {"in_process": False, "retry_backoff_s": 0.0}
-    c = Container.from_settings(make_settings(tmp_path, database=database, worker=worker), embedder=embedder)
+    c = Container.from_settings(
+        make_settings(tmp_path, database=database_settings, worker=worker), embedder=embedder
+    )
     c.migrate()
     yield c
     c.close()

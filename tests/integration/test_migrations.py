@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -13,10 +12,8 @@ from service.stores.sql import tables
 from tests.conftest import make_settings
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_migrations_match_the_declared_schema(request, tmp_path, backend):
-    database = {"url": request.getfixturevalue("pg_url")} if backend == "postgres" else {}
-    c = Container.from_settings(make_settings(tmp_path, database=database))
+def test_migrations_match_the_declared_schema(tmp_path, database_settings):
+    c = Container.from_settings(make_settings(tmp_path, database=database_settings))
     try:
         c.migrate()
         c.migrate()  # idempotent
@@ -27,8 +24,7 @@ def test_migrations_match_the_declared_schema(request, tmp_path, backend):
         c.close()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_upgrading_a_database_that_holds_data_keeps_it(request, tmp_path, backend):
+def test_upgrading_a_database_that_holds_data_keeps_it(tmp_path, database_settings):
     """A database at the first revision, holding a namespace, a document and a job, is brought to
     head by ``migrate`` (as ``hippograph serve`` does on start): nothing may be lost on the way
     (a table rebuild on SQLite with foreign keys on would cascade-delete documents and jobs)."""
@@ -38,8 +34,7 @@ def test_upgrading_a_database_that_holds_data_keeps_it(request, tmp_path, backen
     from service.stores.sql import tables as t
     from service.stores.sql.db import alembic_config
 
-    database = {"url": request.getfixturevalue("pg_url")} if backend == "postgres" else {}
-    c = Container.from_settings(make_settings(tmp_path, database=database))
+    c = Container.from_settings(make_settings(tmp_path, database=database_settings))
     try:
         cfg = alembic_config(c.engine.url.render_as_string(hide_password=False))
         with c.engine.begin() as conn:
