@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import neo4j
@@ -45,6 +45,7 @@ from service.domain.models import (
 )
 from service.errors import GraphStoreUnavailable
 from service.settings import GraphSettings
+from service.stores.batching import chunks
 from service.stores.export import build_export
 from service.stores.neo4j import cypher, schema, vector_search
 from service.stores.vector_cache import VectorCache, top_k_search
@@ -74,11 +75,6 @@ def _translate_errors(fn: Callable[..., T]) -> Callable[..., T]:
             raise GraphStoreUnavailable(f"Neo4j is unavailable: {exc.__class__.__name__}: {exc}") from exc
 
     return wrapper
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def _vector(v: np.ndarray) -> list[float]:
@@ -142,12 +138,12 @@ class Neo4jGraphStore:
     def _read_chunked(self, query: str, namespace: str, ids: Iterable[str]) -> list[neo4j.Record]:
         unique = list(dict.fromkeys(ids))
         out: list[neo4j.Record] = []
-        for chunk in _chunks(unique, self._batch):
+        for chunk in chunks(unique, self._batch):
             out += self._read(query, {"namespace": namespace, "ids": list(chunk)})
         return out
 
     def _run_chunked(self, tx: neo4j.ManagedTransaction, query: str, namespace: str, rows: list) -> None:
-        for chunk in _chunks(rows, self._batch):
+        for chunk in chunks(rows, self._batch):
             tx.run(query, {"namespace": namespace, "rows": list(chunk)}).consume()
 
     # --- schema -----------------------------------------------------------------------------
@@ -216,7 +212,7 @@ class Neo4jGraphStore:
                 (cypher.MISSING_ENTITIES, other_entities),
                 (cypher.MISSING_PASSAGES, other_passages),
             ):
-                for chunk in _chunks(wanted, self._batch):
+                for chunk in chunks(wanted, self._batch):
                     missing += [r["id"] for r in tx.run(query, {"namespace": ns, "ids": list(chunk)})]
             if missing:
                 raise DanglingReference(
@@ -241,7 +237,7 @@ class Neo4jGraphStore:
         def work(tx: neo4j.ManagedTransaction) -> None:
             tx.run(cypher.BUMP_VERSION, {"namespace": namespace}).consume()
             passage_ids: list[str] = []
-            for chunk in _chunks(documents, self._batch):
+            for chunk in chunks(documents, self._batch):
                 passage_ids += [
                     r["id"]
                     for r in tx.run(
@@ -249,12 +245,12 @@ class Neo4jGraphStore:
                     )
                 ]
             entity_ids: set[str] = set()
-            for chunk in _chunks(passage_ids, self._batch):
+            for chunk in chunks(passage_ids, self._batch):
                 params = {"namespace": namespace, "passage_ids": list(chunk)}
                 entity_ids.update(r["id"] for r in tx.run(cypher.MENTIONED_ENTITIES, params))
                 tx.run(cypher.DELETE_FACT_SUPPORT, params).consume()
                 tx.run(cypher.DELETE_PASSAGES, params).consume()
-            for chunk in _chunks(sorted(entity_ids), self._batch):
+            for chunk in chunks(sorted(entity_ids), self._batch):
                 tx.run(
                     cypher.DELETE_UNMENTIONED_ENTITIES, {"namespace": namespace, "entity_ids": list(chunk)}
                 ).consume()

@@ -7,7 +7,7 @@ in-memory matrix (``VectorCache``) that follows ``graph_version``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -25,17 +25,13 @@ from service.domain.models import (
     VectorKind,
 )
 from service.errors import GraphStoreUnavailable
+from service.stores.batching import chunks
 from service.stores.export import build_export
 from service.stores.sql import tables as t
 from service.stores.sql.db import reader
 from service.stores.vector_cache import VectorCache, top_k_search
 
-_CHUNK = 500
-
-
-def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+_CHUNK = 500  # ids per IN (...) list
 
 
 def to_blob(vector: np.ndarray) -> bytes:
@@ -177,7 +173,7 @@ class SqlGraphStore:
             return
         with self._engine.begin() as conn:
             passage_ids: list[str] = []
-            for chunk in _chunks(list(document_ids)):
+            for chunk in chunks(list(document_ids), _CHUNK):
                 passage_ids += (
                     conn.execute(
                         select(t.passages.c.id).where(
@@ -195,7 +191,7 @@ class SqlGraphStore:
     def _delete_passages(self, conn: Connection, namespace: str, passage_ids: list[str]) -> None:
         fact_ids: set[str] = set()
         entity_ids: set[str] = set()
-        for chunk in _chunks(passage_ids):
+        for chunk in chunks(passage_ids, _CHUNK):
             fact_ids.update(
                 conn.execute(
                     select(t.fact_passages.c.fact_id).where(t.fact_passages.c.passage_id.in_(chunk))
@@ -209,7 +205,7 @@ class SqlGraphStore:
             conn.execute(t.fact_passages.delete().where(t.fact_passages.c.passage_id.in_(chunk)))
             conn.execute(t.mentions.delete().where(t.mentions.c.passage_id.in_(chunk)))
         still_supported: set[str] = set()
-        for chunk in _chunks(sorted(fact_ids)):
+        for chunk in chunks(sorted(fact_ids), _CHUNK):
             still_supported.update(
                 conn.execute(
                     select(t.fact_passages.c.fact_id).where(t.fact_passages.c.fact_id.in_(chunk)).distinct()
@@ -217,22 +213,22 @@ class SqlGraphStore:
             )
         dead_facts = sorted(fact_ids - still_supported)
         still_mentioned: set[str] = set()
-        for chunk in _chunks(sorted(entity_ids)):
+        for chunk in chunks(sorted(entity_ids), _CHUNK):
             still_mentioned.update(
                 conn.execute(
                     select(t.mentions.c.entity_id).where(t.mentions.c.entity_id.in_(chunk)).distinct()
                 ).scalars()
             )
         dead_entities = sorted(entity_ids - still_mentioned)
-        for chunk in _chunks(dead_facts):
+        for chunk in chunks(dead_facts, _CHUNK):
             conn.execute(t.facts.delete().where(t.facts.c.id.in_(chunk)))
-        for chunk in _chunks(dead_entities):
+        for chunk in chunks(dead_entities, _CHUNK):
             conn.execute(t.synonyms.delete().where(t.synonyms.c.entity_a.in_(chunk)))
             conn.execute(t.synonyms.delete().where(t.synonyms.c.entity_b.in_(chunk)))
             conn.execute(t.entities.delete().where(t.entities.c.id.in_(chunk)))
-        for chunk in _chunks(passage_ids + dead_facts + dead_entities):
+        for chunk in chunks(passage_ids + dead_facts + dead_entities, _CHUNK):
             conn.execute(t.vectors.delete().where(t.vectors.c.item_id.in_(chunk)))
-        for chunk in _chunks(passage_ids):
+        for chunk in chunks(passage_ids, _CHUNK):
             conn.execute(t.passages.delete().where(t.passages.c.id.in_(chunk)))
 
     @_unavailable_on_outage
@@ -331,7 +327,7 @@ class SqlGraphStore:
     def existing_entity_ids(self, namespace: str, ids: Iterable[str]) -> set[str]:
         found: set[str] = set()
         with reader(self._engine) as conn:
-            for chunk in _chunks(list(ids)):
+            for chunk in chunks(list(ids), _CHUNK):
                 found.update(
                     conn.execute(
                         select(t.entities.c.id).where(
@@ -344,7 +340,7 @@ class SqlGraphStore:
     def get_passages(self, namespace: str, ids: Iterable[str]) -> dict[str, StoredPassage]:
         out: dict[str, StoredPassage] = {}
         with reader(self._engine) as conn:
-            for chunk in _chunks(list(ids)):
+            for chunk in chunks(list(ids), _CHUNK):
                 for r in conn.execute(
                     select(
                         t.passages.c.id, t.passages.c.document_id, t.passages.c.title, t.passages.c.text
@@ -358,7 +354,7 @@ class SqlGraphStore:
         obj = t.entities.alias("obj")
         out: dict[str, StoredFact] = {}
         with reader(self._engine) as conn:
-            for chunk in _chunks(list(ids)):
+            for chunk in chunks(list(ids), _CHUNK):
                 for r in conn.execute(
                     select(
                         t.facts.c.id,
@@ -381,7 +377,7 @@ class SqlGraphStore:
     def get_entity_names(self, namespace: str, ids: Iterable[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         with reader(self._engine) as conn:
-            for chunk in _chunks(list(ids)):
+            for chunk in chunks(list(ids), _CHUNK):
                 out.update(
                     dict(
                         conn.execute(
