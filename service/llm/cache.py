@@ -11,11 +11,11 @@ import json
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from service.domain.ids import content_hash
 from service.stores.sql import tables as t
 from service.stores.sql.db import reader
+from service.stores.sql.dialect import insert_ignore
 
 
 def cache_key(model: str, prompt_version: str, messages: list[dict], temperature: float) -> str:
@@ -32,9 +32,8 @@ class LLMCache:
 
     def put(self, key: str, model: str, response: str) -> None:
         with self._engine.begin() as conn:
-            insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
-            conn.execute(
-                insert(t.llm_cache)
-                .values(key=key, model=model, response=response, created_at=datetime.now(UTC))
-                .on_conflict_do_nothing()
+            insert_ignore(
+                conn,
+                t.llm_cache,
+                [{"key": key, "model": model, "response": response, "created_at": datetime.now(UTC)}],
             )

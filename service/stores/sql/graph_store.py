@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from service.domain.models import (
@@ -29,6 +28,7 @@ from service.stores.batching import chunks
 from service.stores.export import build_export
 from service.stores.sql import tables as t
 from service.stores.sql.db import reader
+from service.stores.sql.dialect import insert_ignore, upsert
 from service.stores.vector_cache import VectorCache, top_k_search
 
 _CHUNK = 500  # ids per IN (...) list
@@ -61,16 +61,6 @@ def _unavailable_on_outage(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-def _upsert_capable_insert(conn: Connection):
-    """The dialect's INSERT construct, which has ON CONFLICT (SQLite and PostgreSQL only)."""
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        return sqlite.insert
-    if dialect == "postgresql":
-        return postgresql.insert
-    raise NotImplementedError(dialect)  # pragma: no cover - only SQLite and PostgreSQL are supported
-
-
 class SqlGraphStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -83,25 +73,25 @@ class SqlGraphStore:
 
     # --- writes -----------------------------------------------------------------------------
 
-    def _insert_ignore(self, conn: Connection, table, rows: list[dict]) -> None:
-        if rows:
-            conn.execute(_upsert_capable_insert(conn)(table).on_conflict_do_nothing(), rows)
-
     def _bump_version(self, conn: Connection, namespace: str) -> tuple[int, int]:
         """(before, after). One upsert, so two first writers of a namespace cannot both insert."""
-        stmt = _upsert_capable_insert(conn)(t.graph_versions).values(namespace=namespace, version=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.graph_versions.c.namespace],
-            set_={"version": t.graph_versions.c.version + 1},
-        ).returning(t.graph_versions.c.version)
-        after = int(conn.execute(stmt).scalar_one())
+        v = t.graph_versions.c
+        result = upsert(
+            conn,
+            t.graph_versions,
+            {"namespace": namespace, "version": 1},
+            key=[v.namespace],
+            set_={"version": v.version + 1},
+            returning=[v.version],
+        )
+        after = int(result.scalar_one())
         return after - 1, after
 
     @_unavailable_on_outage
     def write(self, batch: GraphWriteBatch) -> None:
         ns = batch.namespace
         with self._engine.begin() as conn:
-            self._insert_ignore(
+            insert_ignore(
                 conn,
                 t.passages,
                 [
@@ -116,10 +106,10 @@ class SqlGraphStore:
                     for p in batch.passages
                 ],
             )
-            self._insert_ignore(
+            insert_ignore(
                 conn, t.entities, [{"id": e.id, "namespace": ns, "name": e.name} for e in batch.entities]
             )
-            self._insert_ignore(
+            insert_ignore(
                 conn,
                 t.facts,
                 [
@@ -133,15 +123,15 @@ class SqlGraphStore:
                     for f in batch.facts
                 ],
             )
-            self._insert_ignore(
+            insert_ignore(
                 conn, t.fact_passages, [{"fact_id": f.id, "passage_id": f.passage_id} for f in batch.facts]
             )
-            self._insert_ignore(
+            insert_ignore(
                 conn,
                 t.mentions,
                 [{"passage_id": m.passage_id, "entity_id": m.entity_id} for m in batch.mentions],
             )
-            self._insert_ignore(
+            insert_ignore(
                 conn,
                 t.synonyms,
                 [
@@ -163,7 +153,7 @@ class SqlGraphStore:
                     for f in batch.facts
                 ]
             )
-            self._insert_ignore(conn, t.vectors, vector_rows)
+            insert_ignore(conn, t.vectors, vector_rows)
             before, after = self._bump_version(conn, ns)
         self._vectors.follow_write(batch, before, after)
 
