@@ -13,13 +13,12 @@ passage's score and breaks ties by snapshot row, so results are deterministic.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
 
 import bm25s
 import numpy as np
 
+from service.retrieval.keyed_cache import KeyedCache
 from service.retrieval.snapshot import Snapshot
 from service.stores.base import GraphStore
 
@@ -72,32 +71,17 @@ class LexicalIndexCache:
 
     def __init__(self, store: GraphStore, *, max_namespaces: int = 8) -> None:
         self._store = store
-        self._max = max_namespaces
-        self._indexes: OrderedDict[str, LexicalIndex] = OrderedDict()
-        self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
+        self._indexes: KeyedCache[str, LexicalIndex] = KeyedCache(max_namespaces)
 
     def get(self, snapshot: Snapshot) -> LexicalIndex:
-        ns = snapshot.namespace
-        with self._guard:
-            lock = self._locks.setdefault(ns, threading.Lock())
-        with lock:
-            with self._guard:
-                current = self._indexes.get(ns)
-                if current is not None and current.version == snapshot.version:
-                    self._indexes.move_to_end(ns)
-                    return current
-            index = self._build(snapshot)
-            with self._guard:
-                self._indexes[ns] = index
-                self._indexes.move_to_end(ns)
-                while len(self._indexes) > self._max:
-                    self._indexes.popitem(last=False)
-            return index
+        return self._indexes.get(
+            snapshot.namespace,
+            fresh=lambda current: current.version == snapshot.version,
+            build=lambda: self._build(snapshot),
+        )
 
     def drop(self, namespace: str) -> None:
-        with self._guard:
-            self._indexes.pop(namespace, None)
+        self._indexes.drop(namespace)
 
     def _build(self, snapshot: Snapshot) -> LexicalIndex:
         started = time.perf_counter()

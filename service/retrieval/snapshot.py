@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
 from service.domain.normalize import normalize_name
+from service.retrieval.keyed_cache import KeyedCache
 from service.retrieval.ppr import TransitionMatrix
 from service.stores.base import GraphStore
 
@@ -151,33 +151,14 @@ class SnapshotCache:
 
     def __init__(self, store: GraphStore, *, max_namespaces: int = 16) -> None:
         self._store = store
-        self._max = max(1, max_namespaces)
-        self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._snapshots: KeyedCache[str, Snapshot] = KeyedCache(max(1, max_namespaces))
 
     def get(self, namespace: str) -> Snapshot:
-        version = self._store.graph_version(namespace)
-        with self._guard:
-            current = self._snapshots.get(namespace)
-            if current is not None and current.version == version:
-                self._snapshots.move_to_end(namespace)
-                return current
-            lock = self._locks.setdefault(namespace, threading.Lock())
-        with lock:
-            with self._guard:
-                current = self._snapshots.get(namespace)
-            if current is not None and current.version == self._store.graph_version(namespace):
-                return current
-            snapshot = build_snapshot(self._store, namespace)
-            with self._guard:
-                self._snapshots[namespace] = snapshot
-                self._snapshots.move_to_end(namespace)
-                while len(self._snapshots) > self._max:
-                    evicted, _ = self._snapshots.popitem(last=False)
-                    self._locks.pop(evicted, None)
-            return snapshot
+        return self._snapshots.get(
+            namespace,
+            fresh=lambda current: current.version == self._store.graph_version(namespace),
+            build=lambda: build_snapshot(self._store, namespace),
+        )
 
     def drop(self, namespace: str) -> None:
-        with self._guard:
-            self._snapshots.pop(namespace, None)
+        self._snapshots.drop(namespace)

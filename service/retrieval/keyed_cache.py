@@ -1,0 +1,67 @@
+"""A small LRU of values per key, where each key is rebuilt under its own lock.
+
+The retrieval caches (snapshots, BM25 indexes) hold one expensive value per namespace. A value
+that is missing or stale is built by one caller while the others asking for the same key wait
+for it; a rebuild of one namespace never blocks a query on another.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class KeyedCache(Generic[K, V]):
+    """At most ``max_keys`` values; the least recently used goes first."""
+
+    def __init__(self, max_keys: int) -> None:
+        self._max = max_keys
+        self._values: OrderedDict[K, V] = OrderedDict()
+        self._locks: dict[K, threading.Lock] = {}
+        self._guard = threading.Lock()  # guards _values and _locks; never held while building
+
+    def get(self, key: K, fresh: Callable[[V], bool], build: Callable[[], V]) -> V:
+        """The cached value when ``fresh`` accepts it, else a new one from ``build``, which
+        replaces it. ``fresh`` runs outside the cache's own lock, so it may ask a store."""
+        current = self._fresh(key, fresh)
+        if current is not None:
+            return current
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            current = self._fresh(key, fresh)  # built meanwhile by the caller we waited for
+            if current is not None:
+                return current
+            value = build()
+            with self._guard:
+                self._values[key] = value
+                self._values.move_to_end(key)
+                while len(self._values) > self._max:
+                    evicted, _ = self._values.popitem(last=False)
+                    self._locks.pop(evicted, None)
+            return value
+
+    def drop(self, key: K) -> None:
+        """Forget the key's value (the next ``get`` builds it again)."""
+        with self._guard:
+            self._values.pop(key, None)
+
+    def __iter__(self) -> Iterator[K]:
+        """The keys held, least recently used first."""
+        with self._guard:
+            return iter(list(self._values))
+
+    def _fresh(self, key: K, fresh: Callable[[V], bool]) -> V | None:
+        with self._guard:
+            current = self._values.get(key)
+        if current is None or not fresh(current):
+            return None
+        with self._guard:
+            if self._values.get(key) is current:
+                self._values.move_to_end(key)
+        return current
