@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.domain.normalize import is_blank
+from service.domain.text import unstorable_text
 
 MAX_DOCUMENT_ID_CHARS = 200
 MAX_METADATA_DEPTH = 32  # the metadata object itself is level 1
@@ -18,23 +19,11 @@ MAX_METADATA_BYTES = 64 * 1024  # serialized as compact UTF-8 JSON
 MAX_OFFSET = 2**62  # list offsets; larger values overflow the database's 64-bit integers
 
 
-def _has_surrogate(s: str) -> bool:
-    """A lone surrogate cannot be stored or sent as UTF-8 (it gets through ``json.loads``)."""
-    if s.isascii():
-        return False
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _check_text(value: str | None, what: str) -> str | None:
     if value is not None:
-        if _has_surrogate(value):
-            raise ValueError(f"{what} contains a lone surrogate code point (not valid Unicode text)")
-        if "\x00" in value:
-            raise ValueError(f"{what} contains a NUL character")
+        problem = unstorable_text(value)
+        if problem:
+            raise ValueError(f"{what} {problem}")
     return value
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.domain.models import Extraction, PassageText
+from service.domain.text import unstorable_text
 from service.errors import ExtractionFailed, InvalidInput
 from service.extraction.base import clean_extraction
 
@@ -33,16 +34,10 @@ class OpenIEFile:
 
 
 def _check_string(value: str, where: str) -> str:
-    """Text that can be stored: no lone surrogate (``json.loads`` lets ``"\\ud800"`` through), no NUL."""
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(
-                f"{where} contains a lone surrogate code point (not valid Unicode text)"
-            ) from None
-    if "\x00" in value:
-        raise InvalidInput(f"{where} contains a NUL character")
+    """Text that can be stored (``unstorable_text``): no lone surrogate, no NUL."""
+    problem = unstorable_text(value)
+    if problem:
+        raise InvalidInput(f"{where} {problem}")
     return value
 
 
