@@ -1,7 +1,8 @@
 """The SQL graph backend (embedded default): graph rows and vectors in the relational database.
 
 Vectors are stored as float32 blobs and searched exactly with numpy from a per-namespace
-in-memory matrix (``VectorCache``) that follows ``graph_version``.
+in-memory matrix (``VectorCache``) that follows ``graph_version``. This module holds the
+transactions and the reads; the statements of writes and deletes are in ``graph_writes.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from service.domain.models import (
@@ -26,23 +27,10 @@ from service.domain.models import (
 from service.errors import GraphStoreUnavailable
 from service.stores.batching import chunks
 from service.stores.export import build_export
+from service.stores.sql import graph_writes as writes
 from service.stores.sql import tables as t
 from service.stores.sql.db import reader
-from service.stores.sql.dialect import insert_ignore, upsert
 from service.stores.vector_cache import VectorCache, top_k_search
-
-_CHUNK = 500  # ids per IN (...) list
-
-
-def to_blob(vector: np.ndarray) -> bytes:
-    return np.asarray(vector, dtype=np.float32).tobytes()
-
-
-def from_blobs(blobs: Sequence[bytes]) -> np.ndarray:
-    if not blobs:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1).copy()
-
 
 T = TypeVar("T")
 
@@ -73,88 +61,11 @@ class SqlGraphStore:
 
     # --- writes -----------------------------------------------------------------------------
 
-    def _bump_version(self, conn: Connection, namespace: str) -> tuple[int, int]:
-        """(before, after). One upsert, so two first writers of a namespace cannot both insert."""
-        v = t.graph_versions.c
-        result = upsert(
-            conn,
-            t.graph_versions,
-            {"namespace": namespace, "version": 1},
-            key=[v.namespace],
-            set_={"version": v.version + 1},
-            returning=[v.version],
-        )
-        after = int(result.scalar_one())
-        return after - 1, after
-
     @_unavailable_on_outage
     def write(self, batch: GraphWriteBatch) -> None:
-        ns = batch.namespace
         with self._engine.begin() as conn:
-            insert_ignore(
-                conn,
-                t.passages,
-                [
-                    {
-                        "id": p.id,
-                        "namespace": ns,
-                        "document_id": p.document_id,
-                        "idx": p.index,
-                        "title": p.title,
-                        "text": p.text,
-                    }
-                    for p in batch.passages
-                ],
-            )
-            insert_ignore(
-                conn, t.entities, [{"id": e.id, "namespace": ns, "name": e.name} for e in batch.entities]
-            )
-            insert_ignore(
-                conn,
-                t.facts,
-                [
-                    {
-                        "id": f.id,
-                        "namespace": ns,
-                        "subject_id": f.subject_id,
-                        "relation": f.relation,
-                        "object_id": f.object_id,
-                    }
-                    for f in batch.facts
-                ],
-            )
-            insert_ignore(
-                conn, t.fact_passages, [{"fact_id": f.id, "passage_id": f.passage_id} for f in batch.facts]
-            )
-            insert_ignore(
-                conn,
-                t.mentions,
-                [{"passage_id": m.passage_id, "entity_id": m.entity_id} for m in batch.mentions],
-            )
-            insert_ignore(
-                conn,
-                t.synonyms,
-                [
-                    {"namespace": ns, "entity_a": s.entity_a, "entity_b": s.entity_b, "score": s.score}
-                    for s in batch.synonyms
-                ],
-            )
-            vector_rows = (
-                [
-                    {"item_id": p.id, "namespace": ns, "kind": "passage", "vector": to_blob(p.embedding)}
-                    for p in batch.passages
-                ]
-                + [
-                    {"item_id": e.id, "namespace": ns, "kind": "entity", "vector": to_blob(e.embedding)}
-                    for e in batch.entities
-                ]
-                + [
-                    {"item_id": f.id, "namespace": ns, "kind": "fact", "vector": to_blob(f.embedding)}
-                    for f in batch.facts
-                ]
-            )
-            insert_ignore(conn, t.vectors, vector_rows)
-            before, after = self._bump_version(conn, ns)
+            writes.insert_batch(conn, batch)
+            before, after = writes.bump_version(conn, batch.namespace)
         self._vectors.follow_write(batch, before, after)
 
     @_unavailable_on_outage
@@ -162,78 +73,15 @@ class SqlGraphStore:
         if not document_ids:
             return
         with self._engine.begin() as conn:
-            passage_ids: list[str] = []
-            for chunk in chunks(list(document_ids), _CHUNK):
-                passage_ids += (
-                    conn.execute(
-                        select(t.passages.c.id).where(
-                            t.passages.c.namespace == namespace, t.passages.c.document_id.in_(chunk)
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-            if passage_ids:
-                self._delete_passages(conn, namespace, passage_ids)
-            self._bump_version(conn, namespace)
+            writes.delete_documents(conn, namespace, document_ids)
+            writes.bump_version(conn, namespace)
         self._vectors.invalidate(namespace)
-
-    def _delete_passages(self, conn: Connection, namespace: str, passage_ids: list[str]) -> None:
-        fact_ids: set[str] = set()
-        entity_ids: set[str] = set()
-        for chunk in chunks(passage_ids, _CHUNK):
-            fact_ids.update(
-                conn.execute(
-                    select(t.fact_passages.c.fact_id).where(t.fact_passages.c.passage_id.in_(chunk))
-                ).scalars()
-            )
-            entity_ids.update(
-                conn.execute(
-                    select(t.mentions.c.entity_id).where(t.mentions.c.passage_id.in_(chunk))
-                ).scalars()
-            )
-            conn.execute(t.fact_passages.delete().where(t.fact_passages.c.passage_id.in_(chunk)))
-            conn.execute(t.mentions.delete().where(t.mentions.c.passage_id.in_(chunk)))
-        still_supported: set[str] = set()
-        for chunk in chunks(sorted(fact_ids), _CHUNK):
-            still_supported.update(
-                conn.execute(
-                    select(t.fact_passages.c.fact_id).where(t.fact_passages.c.fact_id.in_(chunk)).distinct()
-                ).scalars()
-            )
-        dead_facts = sorted(fact_ids - still_supported)
-        still_mentioned: set[str] = set()
-        for chunk in chunks(sorted(entity_ids), _CHUNK):
-            still_mentioned.update(
-                conn.execute(
-                    select(t.mentions.c.entity_id).where(t.mentions.c.entity_id.in_(chunk)).distinct()
-                ).scalars()
-            )
-        dead_entities = sorted(entity_ids - still_mentioned)
-        for chunk in chunks(dead_facts, _CHUNK):
-            conn.execute(t.facts.delete().where(t.facts.c.id.in_(chunk)))
-        for chunk in chunks(dead_entities, _CHUNK):
-            conn.execute(t.synonyms.delete().where(t.synonyms.c.entity_a.in_(chunk)))
-            conn.execute(t.synonyms.delete().where(t.synonyms.c.entity_b.in_(chunk)))
-            conn.execute(t.entities.delete().where(t.entities.c.id.in_(chunk)))
-        for chunk in chunks(passage_ids + dead_facts + dead_entities, _CHUNK):
-            conn.execute(t.vectors.delete().where(t.vectors.c.item_id.in_(chunk)))
-        for chunk in chunks(passage_ids, _CHUNK):
-            conn.execute(t.passages.delete().where(t.passages.c.id.in_(chunk)))
 
     @_unavailable_on_outage
     def delete_namespace(self, namespace: str) -> None:
         with self._engine.begin() as conn:
-            passage_ids = select(t.passages.c.id).where(t.passages.c.namespace == namespace)
-            fact_ids = select(t.facts.c.id).where(t.facts.c.namespace == namespace)
-            conn.execute(t.fact_passages.delete().where(t.fact_passages.c.fact_id.in_(fact_ids)))
-            conn.execute(t.mentions.delete().where(t.mentions.c.passage_id.in_(passage_ids)))
-            conn.execute(t.synonyms.delete().where(t.synonyms.c.namespace == namespace))
-            conn.execute(t.facts.delete().where(t.facts.c.namespace == namespace))
-            conn.execute(t.entities.delete().where(t.entities.c.namespace == namespace))
-            conn.execute(t.passages.delete().where(t.passages.c.namespace == namespace))
-            conn.execute(t.vectors.delete().where(t.vectors.c.namespace == namespace))
-            self._bump_version(conn, namespace)  # kept, never reset (GraphStore.graph_version)
+            writes.delete_namespace(conn, namespace)
+            writes.bump_version(conn, namespace)  # kept, never reset (GraphStore.graph_version)
         self._vectors.invalidate(namespace)
 
     # --- reads ------------------------------------------------------------------------------
@@ -302,7 +150,7 @@ class SqlGraphStore:
                 .where(t.vectors.c.namespace == namespace, t.vectors.c.kind == kind)
                 .order_by(t.vectors.c.item_id)
             ).all()
-        return [r[0] for r in rows], from_blobs([r[1] for r in rows])
+        return [r[0] for r in rows], writes.from_blobs([r[1] for r in rows])
 
     def export_vectors(self, namespace: str, kind: VectorKind) -> tuple[list[str], np.ndarray]:
         version = self.graph_version(namespace)
@@ -317,7 +165,7 @@ class SqlGraphStore:
     def existing_entity_ids(self, namespace: str, ids: Iterable[str]) -> set[str]:
         found: set[str] = set()
         with reader(self._engine) as conn:
-            for chunk in chunks(list(ids), _CHUNK):
+            for chunk in chunks(list(ids), writes.CHUNK):
                 found.update(
                     conn.execute(
                         select(t.entities.c.id).where(
@@ -330,7 +178,7 @@ class SqlGraphStore:
     def get_passages(self, namespace: str, ids: Iterable[str]) -> dict[str, StoredPassage]:
         out: dict[str, StoredPassage] = {}
         with reader(self._engine) as conn:
-            for chunk in chunks(list(ids), _CHUNK):
+            for chunk in chunks(list(ids), writes.CHUNK):
                 for r in conn.execute(
                     select(
                         t.passages.c.id, t.passages.c.document_id, t.passages.c.title, t.passages.c.text
@@ -344,7 +192,7 @@ class SqlGraphStore:
         obj = t.entities.alias("obj")
         out: dict[str, StoredFact] = {}
         with reader(self._engine) as conn:
-            for chunk in chunks(list(ids), _CHUNK):
+            for chunk in chunks(list(ids), writes.CHUNK):
                 for r in conn.execute(
                     select(
                         t.facts.c.id,
@@ -367,7 +215,7 @@ class SqlGraphStore:
     def get_entity_names(self, namespace: str, ids: Iterable[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         with reader(self._engine) as conn:
-            for chunk in chunks(list(ids), _CHUNK):
+            for chunk in chunks(list(ids), writes.CHUNK):
                 out.update(
                     dict(
                         conn.execute(
