@@ -38,9 +38,7 @@ def create_app(
             if migrate:
                 container.migrate()
             if run_worker:
-                from service.jobs.worker import start_background_worker
-
-                background = start_background_worker(container)
+                background = container.start_background_worker()
             yield
         finally:
             if background is not None:

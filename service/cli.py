@@ -6,9 +6,9 @@ import argparse
 import json
 import logging
 import sys
-import threading
 from pathlib import Path
 
+from service.domain.records import JobStatus
 from service.settings import Settings
 
 logger = logging.getLogger("hippograph")
@@ -49,15 +49,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import signal
 
-    from service.jobs.worker import Worker, start_background_worker
-
     container = _container(settings)
     try:
         if args.drain:
-            n = Worker(container).drain()
+            n = container.worker().drain()
             logger.info("processed %d job(s)", n)
             return 0
-        background = start_background_worker(container)
+        background = container.start_background_worker()
         # SIGTERM/SIGINT: finish the document in hand (at most shutdown_grace_s), give the job
         # back to the queue, exit.
         signal.signal(signal.SIGTERM, lambda *_: background.stop.set())
@@ -84,12 +82,9 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import_openie(args: argparse.Namespace, settings: Settings) -> int:
     """Import a HippoRAG OpenIE file into a namespace and index it here, with a progress bar."""
-    from tqdm import tqdm
-
     from service.errors import Conflict
-    from service.extraction.hipporag_import import parse_openie
-    from service.jobs.worker import Worker
-    from service.pipeline.documents import submit_openie_import
+    from service.jobs.drain import drain_showing
+    from service.progress import Progress
 
     container = _container(settings)
     try:
@@ -98,22 +93,14 @@ def cmd_import_openie(args: argparse.Namespace, settings: Settings) -> int:
             container.documents.create_namespace(args.namespace)
         except Conflict:
             pass
-        openie = parse_openie(Path(args.file).read_bytes())
-        sub = submit_openie_import(container, args.namespace, openie)
+        imported = container.import_openie(args.namespace, Path(args.file).read_bytes())
+        sub = imported.submission
         if args.no_wait:
             sys.stdout.write(json.dumps({"job_id": sub.job_id, "documents": len(sub.document_ids)}) + "\n")
             return 0
-        worker = Worker(container)
-        thread = threading.Thread(target=worker.drain, daemon=True)
-        thread.start()
-        with tqdm(total=len(sub.document_ids), unit="doc", desc="import") as bar:
-            while thread.is_alive():
-                thread.join(0.5)
-                job = container.jobs.get(sub.job_id)
-                bar.n = job.done if job.total else len(sub.document_ids)
-                bar.refresh()
-        job = container.jobs.get(sub.job_id)
-        stats = container.graph.stats(args.namespace)
+        progress = Progress(len(sub.document_ids), "import", "doc")
+        job = drain_showing(container.worker(), container.jobs, sub.job_id, progress)
+        stats = container.stats(args.namespace)
         sys.stdout.write(
             json.dumps(
                 {
@@ -121,7 +108,7 @@ def cmd_import_openie(args: argparse.Namespace, settings: Settings) -> int:
                     "status": job.status,
                     "documents": len(sub.document_ids),
                     "failed": len(job.errors),
-                    "dropped_triples": openie.dropped_triples,
+                    "dropped_triples": imported.dropped_triples,
                     "passages": stats.passages,
                     "entities": stats.entities,
                     "facts": stats.facts,
@@ -130,7 +117,7 @@ def cmd_import_openie(args: argparse.Namespace, settings: Settings) -> int:
             )
             + "\n"
         )
-        return 0 if job.status == "succeeded" else 1
+        return 0 if job.status == JobStatus.SUCCEEDED else 1
     finally:
         container.close()
 

@@ -1,8 +1,15 @@
-"""Builds every adapter once from ``Settings`` and hands them out explicitly (no globals)."""
+"""The composition root: builds every adapter and use case once from ``Settings`` and hands them
+out explicitly (no globals). Only the edges (API, CLI, evaluation harness, tests) import it; the
+use cases in ``pipeline/`` and the worker in ``jobs/`` receive the ports they use.
+
+Use cases are frozen dataclasses holding their ports, called like functions:
+``container.query(namespace, text, top_k=5)``, ``container.submit_documents(namespace, docs)``.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -11,15 +18,17 @@ from sqlalchemy import Engine
 from service.errors import LLMNotConfigured
 from service.extraction.base import Extractor
 from service.jobs.queue import JobQueue
+from service.jobs.worker import BackgroundWorker, Worker, start_background_worker
 from service.llm.cache import LLMCache
 from service.llm.client import LLMClient
 from service.llm.embedder import Embedder, SentenceTransformerEmbedder
-from service.pipeline.ingest import IngestOptions
-from service.pipeline.query import QueryResult, RetrievalParams
-from service.pipeline.query import query as run_query
+from service.pipeline.answer import answer
+from service.pipeline.documents import DeleteDocument, ImportOpenIE, SubmitDocuments
+from service.pipeline.ingest import Ingest, IngestOptions
+from service.pipeline.namespaces import DeleteNamespace, GetStats
+from service.pipeline.query import Query, Reader, RetrievalParams
 from service.retrieval.fact_filter import FactFilter, llm_fact_filter
 from service.retrieval.lexical import LexicalIndexCache
-from service.retrieval.linking import LinkingParams
 from service.retrieval.snapshot import SnapshotCache
 from service.settings import Settings
 from service.stores.base import GraphStore
@@ -28,9 +37,6 @@ from service.stores.sql.db import make_engine, migrate
 from service.stores.sql.documents import DocumentStore
 
 logger = logging.getLogger(__name__)
-
-# Measured with `hippograph eval` on musique-100 without an OpenIE file (docs/benchmarks.md).
-OFFLINE_DEFAULT_MODE = "graph"
 
 
 @dataclass
@@ -93,10 +99,7 @@ class Container:
 
     def require_llm(self) -> LLMClient:
         if self.llm is None:
-            raise LLMNotConfigured(
-                "this request needs an LLM, and none is configured (set HIPPOGRAPH_LLM__BASE_URL "
-                "and HIPPOGRAPH_LLM__MODEL)"
-            )
+            raise LLMNotConfigured.for_request()
         return self.llm
 
     @property
@@ -126,55 +129,85 @@ class Container:
 
         return OfflineExtractor()
 
-    @property
-    def ingest_options(self) -> IngestOptions:
-        x = self.settings.extraction
-        return IngestOptions(
-            max_passage_words=x.max_passage_words,
-            synonym_threshold=x.synonym_threshold,
-            synonym_top_k=x.synonym_top_k,
-            extraction_workers=self.settings.llm.max_concurrency if self.extractor_name == "llm" else 1,
-        )
+    # --- use cases --------------------------------------------------------------------------
+    # Built on each access (a few small objects): a use case always sees the current settings.
 
     @property
-    def default_mode(self) -> str:
-        """The query mode used when a request names none. ``auto`` picks graph mode for LLM (and
-        imported) extractions and, with the offline extractor, the mode that measured better on
-        MuSiQue (see docs/benchmarks.md)."""
-        mode = self.settings.retrieval.default_mode
-        if mode != "auto":
-            return mode
-        return "graph" if self.extractor_name == "llm" else OFFLINE_DEFAULT_MODE
-
-    @property
-    def retrieval_params(self) -> RetrievalParams:
-        r = self.settings.retrieval
-        return RetrievalParams(
-            linking=LinkingParams(
-                top_k=r.linking_top_k,
-                passage_bonus=r.passage_bonus,
-                question_entity_bonus=r.question_entity_bonus,
-            ),
-            passage_node_weight=r.passage_node_weight,
-            passage_seed_power=r.passage_seed_power,
-            damping=r.damping,
-        )
-
-    def query(self, namespace: str, text: str, *, top_k: int, mode: str) -> QueryResult:
-        """``pipeline.query`` wired with this container's adapters and settings: what the API,
-        the CLI, the evaluation harness and the benchmarks call."""
-        return run_query(
-            namespace,
-            text,
-            top_k=top_k,
-            mode=mode,
+    def ingest(self) -> Ingest:
+        workers = self.settings.llm.max_concurrency if self.extractor_name == "llm" else 1
+        return Ingest(
             store=self.graph,
-            snapshots=self.snapshots,  # type: ignore[arg-type]
             embedder=self.embedder,
-            params=self.retrieval_params,
-            lexical=self.lexical,
-            fact_filter=self.fact_filter,
+            extractor=self.extractor,
+            options=IngestOptions.from_settings(self.settings.extraction, extraction_workers=workers),
         )
+
+    @property
+    def reader(self) -> Reader | None:
+        """The reader LLM (answers over the top passages), when an LLM is configured."""
+        llm, most = self.llm, self.settings.llm.max_answer_passages
+        if llm is None:
+            return None
+        return lambda question, passages: answer(llm, question, passages, most)
+
+    @property
+    def query(self) -> Query:
+        r = self.settings.retrieval
+        return Query(
+            namespaces=self.documents,
+            store=self.graph,
+            snapshots=self.snapshots,
+            lexical=self.lexical,
+            embedder=self.embedder,
+            params=RetrievalParams.from_settings(r),
+            default_mode=r.default_mode,
+            max_top_k=r.max_top_k,
+            fact_filter=self.fact_filter,
+            reader=self.reader,
+        )
+
+    @property
+    def submit_documents(self) -> SubmitDocuments:
+        return SubmitDocuments(self.documents, self.jobs, self.settings.limits)
+
+    @property
+    def import_openie(self) -> ImportOpenIE:
+        return ImportOpenIE(self.submit_documents, self.settings.limits.max_import_bytes)
+
+    @property
+    def delete_document(self) -> DeleteDocument:
+        return DeleteDocument(self.documents, self.graph)
+
+    @property
+    def delete_namespace(self) -> DeleteNamespace:
+        return DeleteNamespace(
+            self.documents,
+            self.jobs,
+            self.graph,
+            self.snapshots,
+            self.lexical,
+            self.settings.worker.stalled_after_s,
+        )
+
+    @property
+    def stats(self) -> GetStats:
+        return GetStats(self.documents, self.graph)
+
+    def worker(self, *, worker_id: str | None = None, stop: threading.Event | None = None) -> Worker:
+        """A job worker over this container's queue, stores and ingestion use case."""
+        return Worker(
+            jobs=self.jobs,
+            documents=self.documents,
+            ingest=self.ingest,
+            settings=self.settings.worker,
+            worker_id=worker_id,
+            stop=stop,
+        )
+
+    def start_background_worker(self) -> BackgroundWorker:
+        """The in-process worker of ``hippograph serve`` (and of ``hippograph worker``)."""
+        stop = threading.Event()
+        return start_background_worker(self.worker(stop=stop), stop)
 
     def close(self) -> None:
         if self._closed:

@@ -44,6 +44,13 @@ class PayloadTooLarge(InvalidInput):
 class LLMNotConfigured(HippographError):
     code = "llm_not_configured"
 
+    @classmethod
+    def for_request(cls) -> LLMNotConfigured:
+        return cls(
+            "this request needs an LLM, and none is configured (set HIPPOGRAPH_LLM__BASE_URL "
+            "and HIPPOGRAPH_LLM__MODEL)"
+        )
+
 
 class LLMError(HippographError):
     """The LLM endpoint failed, timed out, or returned output we could not validate."""

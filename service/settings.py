@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.domain.records import QueryMode
 
 
 class DatabaseSettings(BaseModel):
@@ -76,7 +78,9 @@ class ExtractionSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     """Query-time parameters. Defaults are set once for every dataset; see docs/retrieval.md."""
 
-    default_mode: Literal["graph", "dense", "auto"] = "auto"
+    # The mode of a query that names none. Graph mode measured best with every extractor,
+    # the offline one included (docs/benchmarks.md).
+    default_mode: QueryMode = QueryMode.GRAPH
     linking_top_k: int = 3
     # Fact score = cos(query, fact) + passage_bonus * best dense score of the fact's passages
     #            + question_entity_bonus if the fact names an entity the question names.
@@ -92,6 +96,12 @@ class RetrievalSettings(BaseModel):
     # is dropped first and rebuilt on its next query.
     cached_namespaces: int = 16
 
+    @field_validator("default_mode", mode="before")
+    @classmethod
+    def _legacy_auto(cls, value: object) -> object:
+        # "auto" was the old default and always meant graph mode; old configurations keep working.
+        return QueryMode.GRAPH if value == "auto" else value
+
 
 class WorkerSettings(BaseModel):
     """Ingestion workers. ``in_process`` runs one inside ``hippograph serve``."""
@@ -104,6 +114,8 @@ class WorkerSettings(BaseModel):
     retry_backoff_s: float = 2.0  # first retry after an infrastructure failure; doubles each time
     # On shutdown, how long to wait for the document in hand before giving its job back.
     shutdown_grace_s: float = 10.0
+    # Documents extracted, embedded and written together; a crash loses at most one group's work.
+    group_size: int = 64
 
 
 class LimitsSettings(BaseModel):

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.container import Container
-from service.jobs.worker import Worker
 from service.llm.embedder import SentenceTransformerEmbedder
 from service.settings import LLMSettings, Settings
 from tests.fakes.llm_server import FakeLLM
@@ -92,7 +91,12 @@ def llm_container(tmp_path: Path, embedder, fake_llm: FakeLLM) -> Container:
 
 
 def drain(c: Container) -> int:
-    return Worker(c).drain()
+    return c.worker().drain()
+
+
+def use_extractor(monkeypatch: pytest.MonkeyPatch, c: Container, extractor) -> None:
+    """Jobs of ``c`` extract with ``extractor`` until ``monkeypatch.undo()``."""
+    monkeypatch.setitem(c.__dict__, "extractor", extractor)
 
 
 @pytest.fixture

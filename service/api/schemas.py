@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.domain.normalize import is_blank
+from service.domain.records import DocumentStatus, JobStatus, QueryMode
 from service.domain.text import unstorable_text
 
 MAX_DOCUMENT_ID_CHARS = 200
@@ -164,7 +165,7 @@ class DocumentResponse(BaseModel):
     title: str | None
     text: str
     metadata: dict[str, Any]
-    status: Literal["pending", "indexed", "failed", "cancelled", "deleting"]
+    status: DocumentStatus
     error: str | None
     job_id: str | None
     created_at: datetime
@@ -213,7 +214,7 @@ class JobResponse(BaseModel):
     id: str
     namespace: str
     kind: str
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    status: JobStatus
     progress: JobProgress
     errors: list[DocumentError]
     attempts: int
@@ -244,7 +245,7 @@ class QueryRequest(BaseModel):
     )
     query: str = Field(min_length=1, max_length=4000)
     top_k: int = Field(default=5, ge=1, description="1..max_top_k (default 200).")
-    mode: Literal["graph", "dense", "bm25"] | None = Field(
+    mode: QueryMode | None = Field(
         default=None,
         description="graph: fact-seeded Personalized PageRank; dense: embeddings only; "
         "bm25: lexical baseline. "
@@ -281,7 +282,7 @@ class EntityHit(BaseModel):
 
 
 class QueryResponse(BaseModel):
-    mode: Literal["graph", "dense", "bm25"]
+    mode: QueryMode
     passages: list[PassageHit]
     facts: list[FactHit] = Field(description="Facts that seeded the walk (graph mode).")
     entities: list[EntityHit] = Field(description="Entities the walk started from, with their seed weights.")

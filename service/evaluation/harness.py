@@ -1,10 +1,10 @@
 """``hippograph eval``: ingest a HippoRAG-format dataset and measure retrieval (and QA) per mode.
 
 Everything goes through the service's own use cases, configured by the service's own settings:
-the corpus is submitted with ``submit_documents`` (or ``submit_openie_import`` with
-``--openie``) and indexed by the job ``Worker``; every question is answered by
-``pipeline.query.query`` (and, when an LLM is configured, ``pipeline.answer.answer``). There
-are no evaluation-only retrieval parameters.
+the corpus is submitted with ``SubmitDocuments`` (or ``ImportOpenIE`` with ``--openie``) and
+indexed by the job ``Worker``; every question goes to the ``Query`` use case (which, when an
+LLM is configured, also asks the reader for the answer). There are no evaluation-only retrieval
+parameters.
 
 Per mode the report gives Recall@1/2/5/10/20 (percent, averaged over the questions that have
 gold passages), EM and F1 (percent; null without an LLM) and the p50/p95 wall time of the
@@ -20,82 +20,31 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import logging
 import re
 import shlex
 import sys
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from service.container import Container
 from service.domain import ids
+from service.domain.records import JobStatus, QueryMode
 from service.errors import HippographError, InvalidInput, LLMError, NamespaceNotFound
 from service.evaluation.datasets import Dataset, PassageKey, load_dataset, passage_key
 from service.evaluation.metrics import exact_match, percentile, recall_at_k, token_f1
+from service.evaluation.report import RECALL_KS, ModeResult, Report, summary_table, write_report
+from service.jobs.drain import drain_showing
+from service.pipeline.query import QueryResult
+from service.progress import Progress
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-MODES = ("dense", "bm25", "graph")
-RECALL_KS = (1, 2, 5, 10, 20)
+MODES = (QueryMode.DENSE, QueryMode.BM25, QueryMode.GRAPH)
 TOP_K = 20
-
-
-@dataclass
-class ModeResult:
-    recall: dict[int, float]  # percent
-    em: float | None  # percent
-    f1: float | None  # percent
-    latency_p50_ms: float
-    latency_p95_ms: float
-    fallbacks: int = 0
-    llm_errors: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "recall": {str(k): v for k, v in self.recall.items()},
-            "em": self.em,
-            "f1": self.f1,
-            "latency_ms": {"p50": self.latency_p50_ms, "p95": self.latency_p95_ms},
-        }
-
-
-@dataclass
-class Report:
-    dataset: str
-    questions: int
-    results: dict[str, ModeResult]
-    namespace: str
-    config: dict[str, Any] = field(default_factory=dict)
-    ingest: dict[str, Any] = field(default_factory=dict)
-    command: str | None = None
-    per_question: list[dict[str, Any]] = field(default_factory=list)
-
-    @staticmethod
-    def _diagnostics(mode: str, r: ModeResult) -> dict[str, int]:
-        # graph mode answers with dense ranking when no fact links to the question
-        return (
-            {"dense_fallbacks": r.fallbacks, "llm_errors": r.llm_errors}
-            if mode == "graph"
-            else {"llm_errors": r.llm_errors}
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "questions": self.questions,
-            "results": {mode: r.to_json() for mode, r in self.results.items()},
-            "diagnostics": {mode: self._diagnostics(mode, r) for mode, r in self.results.items()},
-            "namespace": self.namespace,
-            "config": self.config,
-            "ingest": self.ingest,
-            "command": self.command,
-        }
 
 
 # ---------------------------------------------------------------------------------------- ingest
@@ -112,10 +61,8 @@ def eval_namespace(dataset: Dataset, openie_bytes: bytes | None) -> str:
 
 
 def _fresh_namespace(c: Container, namespace: str) -> None:
-    from service.pipeline.documents import delete_namespace
-
     try:
-        delete_namespace(c, namespace)
+        c.delete_namespace(namespace)
         logger.info("deleted the previous evaluation namespace %s", namespace)
     except NamespaceNotFound:
         pass
@@ -124,29 +71,9 @@ def _fresh_namespace(c: Container, namespace: str) -> None:
 
 def _drain(c: Container, job_id: str, total: int, progress: bool) -> None:
     """Run the worker until the queue is empty, showing the job's progress."""
-    from tqdm import tqdm
-
-    from service.jobs.worker import Worker
-
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            Worker(c).drain()
-        except BaseException as exc:  # surfaced in the calling thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="eval-ingest", daemon=True)
-    thread.start()
-    with tqdm(total=total, unit="doc", desc="ingest", disable=not progress, file=sys.stderr) as bar:
-        while thread.is_alive():
-            thread.join(0.5)
-            bar.n = c.jobs.get(job_id).done
-            bar.refresh()
-    if failure:
-        raise failure[0]
-    job = c.jobs.get(job_id)
-    if job.status != "succeeded":
+    bar = Progress(total, "ingest", "doc", enabled=progress)
+    job = drain_showing(c.worker(), c.jobs, job_id, bar)
+    if job.status != JobStatus.SUCCEEDED:
         raise RuntimeError(f"ingestion job {job_id} ended {job.status}: {job.last_error or job.errors[:3]}")
 
 
@@ -156,20 +83,19 @@ def ingest_dataset(
     """Index the corpus (or the OpenIE file's passages) into ``namespace`` through the job queue.
 
     Returns the ingestion summary and, for every submitted document id, its passage key."""
-    from service.extraction.hipporag_import import parse_openie
-    from service.pipeline.documents import NewDocument, submit_documents, submit_openie_import
+    from service.pipeline.documents import NewDocument
 
     started = time.perf_counter()
     _fresh_namespace(c, namespace)
     doc_keys: dict[str, PassageKey] = {}
     summary: dict[str, Any] = {}
     if openie_path is not None:
-        openie = parse_openie(openie_path.read_bytes())
-        for p in openie.passages:
-            doc_keys.setdefault(ids.document_id(namespace, p.title, p.text), passage_key(p.title, p.text))
-        sub = submit_openie_import(c, namespace, openie)
+        imported = c.import_openie(namespace, openie_path.read_bytes())
+        for title, text in imported.passages:
+            doc_keys.setdefault(ids.document_id(namespace, title, text), passage_key(title, text))
+        sub = imported.submission
         summary["extractor"] = f"imported:{openie_path.name}"
-        summary["dropped_triples"] = openie.dropped_triples
+        summary["dropped_triples"] = imported.dropped_triples
     else:
         docs: list[NewDocument] = []
         for p in dataset.corpus:
@@ -178,13 +104,13 @@ def ingest_dataset(
                 continue
             doc_keys[doc_id] = p.key
             docs.append(NewDocument(text=p.text, title=p.title or None, metadata={"source": "eval"}))
-        sub = submit_documents(c, namespace, docs, bulk=True)
+        sub = c.submit_documents(namespace, docs, bulk=True)
         summary["extractor"] = c.extractor_name
     not_indexed = len({p.key for p in dataset.corpus} - set(doc_keys.values()))
     if not_indexed:
         logger.warning("%d corpus passage(s) are not among the indexed documents", not_indexed)
     _drain(c, sub.job_id, len(sub.document_ids), progress)
-    stats = c.graph.stats(namespace)
+    stats = c.stats(namespace)
     summary.update(
         {
             "documents": len(sub.document_ids),
@@ -202,38 +128,41 @@ def ingest_dataset(
 # ---------------------------------------------------------------------------------------- query
 
 
-def _run_query(c: Container, namespace: str, text: str, mode: str):
-    return c.query(namespace, text, top_k=TOP_K, mode=mode)
+def _ask(c: Container, namespace: str, text: str, mode: QueryMode, answer: bool) -> tuple[QueryResult, bool]:
+    """The ``Query`` use case, as the API calls it; when the reader fails the question still
+    counts for recall (ranked again without the answer) and the failure is reported."""
+    try:
+        return c.query(namespace, text, top_k=TOP_K, mode=mode, answer=answer), False
+    except LLMError as exc:
+        logger.warning("reader failed on %r: %s", text[:80], exc.detail)
+        return c.query(namespace, text, top_k=TOP_K, mode=mode), True
 
 
 def evaluate_mode(
     c: Container,
     dataset: Dataset,
     namespace: str,
-    mode: str,
+    mode: QueryMode,
     doc_keys: dict[str, PassageKey],
     *,
     progress: bool,
     per_question: list[dict[str, Any]] | None = None,
 ) -> ModeResult:
-    from tqdm import tqdm
-
-    from service.pipeline.answer import answer
-
-    llm = c.llm
-    max_passages = c.settings.llm.max_answer_passages
+    reading = c.llm is not None
     if dataset.questions:  # builds the snapshot / BM25 index outside the timed loop
-        _run_query(c, namespace, dataset.questions[0].question, mode)
+        c.query(namespace, dataset.questions[0].question, top_k=TOP_K, mode=mode)
     recall_sums = dict.fromkeys(RECALL_KS, 0.0)
     with_gold = 0
     latencies: list[float] = []
     ems: list[float] = []
     f1s: list[float] = []
     fallbacks = llm_errors = 0
-    for q in tqdm(dataset.questions, desc=mode, unit="q", disable=not progress, file=sys.stderr):
+    bar = Progress(len(dataset.questions), str(mode), "q", enabled=progress)
+    for q in dataset.questions:
         t0 = time.perf_counter()
-        result = _run_query(c, namespace, q.question, mode)
-        latencies.append((time.perf_counter() - t0) * 1000)
+        result, reader_failed = _ask(c, namespace, q.question, mode, reading)
+        latencies.append((time.perf_counter() - t0) * 1000 - result.timings_ms.get("answer", 0.0))
+        bar.advance()
         fallbacks += result.fallback is not None
         ranked = [doc_keys.get(p.document_id) or passage_key(p.title, p.text) for p in result.passages]
         row: dict[str, Any] = {"id": q.id, "mode": mode, "gold": len(q.gold)}
@@ -244,26 +173,23 @@ def evaluate_mode(
                 recall_sums[k] += row["recall"][str(k)]
         row["retrieved"] = [key[0] for key in ranked[:10]]
         row["gold_ranks"] = [ranked.index(g) + 1 if g in ranked else None for g in q.gold]
-        if llm is not None:
-            try:
-                prediction = answer(llm, q.question, result.passages, max_passages)
-            except LLMError as exc:
-                llm_errors += 1
-                prediction = ""
-                logger.warning("reader failed on question %s: %s", q.id, exc.detail)
+        if reading:
+            llm_errors += reader_failed
+            prediction = result.answer or ""
             ems.append(exact_match(prediction, q.answers))
             f1s.append(token_f1(prediction, q.answers))
             row.update(prediction=prediction, em=ems[-1], f1=f1s[-1])
         if per_question is not None:
             per_question.append(row)
+    bar.close()
 
     def pct(total: float, n: int) -> float:
         return round(100 * total / n, 2) if n else 0.0
 
     return ModeResult(
         recall={k: pct(recall_sums[k], with_gold) for k in RECALL_KS},
-        em=pct(sum(ems), len(ems)) if llm is not None else None,
-        f1=pct(sum(f1s), len(f1s)) if llm is not None else None,
+        em=pct(sum(ems), len(ems)) if reading else None,
+        f1=pct(sum(f1s), len(f1s)) if reading else None,
         latency_p50_ms=round(percentile(latencies, 50), 2) if latencies else 0.0,
         latency_p95_ms=round(percentile(latencies, 95), 2) if latencies else 0.0,
         fallbacks=fallbacks,
@@ -285,15 +211,15 @@ def _config(c: Container) -> dict[str, Any]:
             if c.llm is not None
             else None
         ),
-        "latency": "wall time of pipeline.query.query (query embedding included), after one "
-        "untimed warm-up query per mode",
+        "latency": "wall time of the Query use case (query embedding included, the reader's answer "
+        "excluded), after one untimed warm-up query per mode",
     }
 
 
 def evaluate(
     c: Container,
     dataset: Dataset,
-    modes: Sequence[str],
+    modes: Sequence[QueryMode | str],
     openie_path: str | Path | None = None,
     *,
     progress: bool = False,
@@ -303,6 +229,7 @@ def evaluate(
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
         raise InvalidInput(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
+    chosen = [QueryMode(m) for m in modes]
     openie = Path(openie_path) if openie_path is not None else None
     namespace = eval_namespace(dataset, openie.read_bytes() if openie is not None else None)
     ingest, doc_keys = ingest_dataset(c, dataset, namespace, openie, progress=progress)
@@ -318,89 +245,12 @@ def evaluate(
         command=command,
     )
     query_started = time.perf_counter()
-    for mode in modes:
+    for mode in chosen:
         report.results[mode] = evaluate_mode(
             c, dataset, namespace, mode, doc_keys, progress=progress, per_question=report.per_question
         )
     report.ingest["query_seconds"] = round(time.perf_counter() - query_started, 1)
     return report
-
-
-# ---------------------------------------------------------------------------------------- output
-
-
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f}"
-
-
-def summary_table(report: Report) -> str:
-    head = "| mode | " + " | ".join(f"R@{k}" for k in RECALL_KS) + " | EM | F1 | p50 ms | p95 ms |"
-    lines = [head, "|" + "---|" * (len(RECALL_KS) + 5)]
-    for mode, r in report.results.items():
-        cells = [_fmt(r.recall[k]) for k in RECALL_KS] + [_fmt(r.em), _fmt(r.f1)]
-        cells += [_fmt(r.latency_p50_ms), _fmt(r.latency_p95_ms)]
-        lines.append(f"| {mode} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _markdown(report: Report) -> str:
-    ing = report.ingest
-    cfg = report.config
-    return "\n".join(
-        [
-            f"# Evaluation: {report.dataset}",
-            "",
-            f"{report.questions} questions; corpus indexed into namespace `{report.namespace}` "
-            f"({ing.get('passages')} passages, {ing.get('entities')} entities, {ing.get('facts')} facts, "
-            f"{ing.get('synonym_edges')} synonym edges; extractor `{ing.get('extractor')}`; "
-            f"ingestion {ing.get('seconds')} s, queries {ing.get('query_seconds')} s).",
-            f"Embedding model `{cfg.get('embedding_model')}`, graph backend `{cfg.get('graph_backend')}`, "
-            f"top_k {cfg.get('top_k')}.",
-            "",
-            summary_table(report),
-            "",
-            "Recall@k, EM and F1 in percent (EM/F1 only with a configured LLM); latency in "
-            "milliseconds per query, query embedding included. Exact figures: report.json.",
-            "",
-            "Produced by:",
-            "",
-            "```",
-            report.command or "",
-            "```",
-            "",
-        ]
-    )
-
-
-def _plot(report: Report, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for mode, r in report.results.items():
-        ax.plot(RECALL_KS, [r.recall[k] for k in RECALL_KS], marker="o", label=mode)
-    ax.set_xticks(RECALL_KS)
-    ax.set_xlabel("k")
-    ax.set_ylabel("Recall@k (%)")
-    ax.set_ylim(0, 100)
-    ax.grid(True, alpha=0.3)
-    ax.set_title(f"{report.dataset} ({report.questions} questions)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def write_report(report: Report, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(_markdown(report), encoding="utf-8")
-    with (out / "per_question.jsonl").open("w", encoding="utf-8") as f:
-        for row in report.per_question:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    _plot(report, out / "recall_at_k.png")
 
 
 # ---------------------------------------------------------------------------------------- CLI

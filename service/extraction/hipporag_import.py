@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.domain.models import Extraction, PassageText
+from service.domain.records import ImportedOpenIE
 from service.domain.text import unstorable_text
 from service.errors import ExtractionFailed, InvalidInput
 from service.extraction.base import clean_extraction
@@ -116,11 +117,11 @@ class ImportedExtractor:
 
     name = "imported"
 
-    def __init__(self, by_document: dict[str, dict[str, list]]) -> None:
+    def __init__(self, by_document: dict[str, ImportedOpenIE]) -> None:
         self._by_document = by_document
 
     def extract(self, passage: PassageText) -> Extraction:
         found = self._by_document.get(passage.document_id)
         if found is None:
             raise ExtractionFailed(f"no imported OpenIE for document {passage.document_id}")
-        return clean_extraction(found.get("entities", []), [tuple(t) for t in found.get("triples", [])])
+        return clean_extraction(list(found.entities), list(found.triples))

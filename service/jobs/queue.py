@@ -15,73 +15,54 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, Row, and_, func, select, update
 
+from service.domain.records import (
+    DocumentError,
+    DocumentStatus,
+    IngestPayload,
+    Job,
+    JobStatus,
+    Lease,
+)
 from service.errors import Conflict, JobNotFound
 from service.stores.sql import tables as t
 from service.stores.sql.db import reader
+from service.stores.sql.rows import record
 
-TERMINAL = ("succeeded", "failed", "cancelled")
+QUEUED, RUNNING = JobStatus.QUEUED, JobStatus.RUNNING
+_SETTLED_AS = {JobStatus.CANCELLED: DocumentStatus.CANCELLED, JobStatus.FAILED: DocumentStatus.FAILED}
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-Lease = Literal["held", "cancel", "lost"]
-
-
-def _settle_pending_documents(conn: Connection, job_ids: list[str], status: str, error: str | None) -> None:
+def _settle_pending_documents(
+    conn: Connection, job_ids: list[str], status: DocumentStatus, error: str | None
+) -> None:
     """Documents still ``pending`` under these jobs take the job's final status. Only documents
     whose ``job_id`` is one of these: a document re-posted since then belongs to its new job."""
     if job_ids:
         conn.execute(
             update(t.documents)
-            .where(t.documents.c.job_id.in_(job_ids), t.documents.c.status == "pending")
+            .where(t.documents.c.job_id.in_(job_ids), t.documents.c.status == DocumentStatus.PENDING)
             .values(status=status, error=error, updated_at=_now())
         )
 
 
-@dataclass(frozen=True)
-class Job:
-    id: str
-    namespace: str
-    kind: str
-    status: str
-    payload: dict[str, Any]
-    total: int
-    done: int
-    errors: list[dict[str, Any]]
-    attempts: int
-    max_attempts: int
-    cancel_requested: bool
-    last_error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-
-def _job(row) -> Job:
-    return Job(
-        id=row.id,
-        namespace=row.namespace,
-        kind=row.kind,
-        status=row.status,
-        payload=row.payload or {},
-        total=row.total,
-        done=row.done,
-        errors=list(row.errors or []),
-        attempts=row.attempts,
-        max_attempts=row.max_attempts,
+def _job(row: Row[Any]) -> Job:
+    return record(
+        Job,
+        row,
+        status=JobStatus(row.status),
+        payload=IngestPayload.from_json(row.payload or {}),
+        errors=[DocumentError(e["document_id"], e["error"]) for e in row.errors or []],
         cancel_requested=bool(row.cancel_requested),
-        last_error=row.last_error,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
     )
 
 
@@ -91,19 +72,18 @@ class JobQueue:
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
 
-    def enqueue(
-        self, conn: Connection, namespace: str, kind: str, payload: dict[str, Any], total: int
-    ) -> str:
+    def enqueue(self, conn: Connection, namespace: str, payload: IngestPayload) -> str:
+        """Queue an ingestion job inside the caller's transaction; its id."""
         job_id = str(uuid.uuid4())
         created = _now()
         conn.execute(
             t.jobs.insert().values(
                 id=job_id,
                 namespace=namespace,
-                kind=kind,
-                status="queued",
-                payload=payload,
-                total=total,
+                kind="ingest",
+                status=QUEUED,
+                payload=payload.to_json(),
+                total=len(payload.document_ids),
                 done=0,
                 errors=[],
                 attempts=0,
@@ -127,7 +107,7 @@ class JobQueue:
             )
             candidate = (
                 select(t.jobs.c.id)
-                .where(t.jobs.c.status == "queued", t.jobs.c.run_after <= _now(), ~deleting)
+                .where(t.jobs.c.status == QUEUED, t.jobs.c.run_after <= _now(), ~deleting)
                 .order_by(t.jobs.c.created_at, t.jobs.c.id)
                 .limit(1)
             )
@@ -136,9 +116,9 @@ class JobQueue:
             now = _now()
             row = conn.execute(
                 update(t.jobs)
-                .where(t.jobs.c.id == candidate.scalar_subquery(), t.jobs.c.status == "queued")
+                .where(t.jobs.c.id == candidate.scalar_subquery(), t.jobs.c.status == QUEUED)
                 .values(
-                    status="running",
+                    status=RUNNING,
                     worker_id=worker_id,
                     attempts=t.jobs.c.attempts + 1,
                     started_at=func.coalesce(t.jobs.c.started_at, now),
@@ -154,7 +134,7 @@ class JobQueue:
     # its namespace, the old owner's writes match no row and it learns that it must stop.
 
     def _owned(self, job_id: str, worker_id: str):
-        return and_(t.jobs.c.id == job_id, t.jobs.c.worker_id == worker_id, t.jobs.c.status == "running")
+        return and_(t.jobs.c.id == job_id, t.jobs.c.worker_id == worker_id, t.jobs.c.status == RUNNING)
 
     def heartbeat(self, job_id: str, worker_id: str) -> Lease:
         """Refresh the heartbeat of a job this worker runs, and say whether to go on:
@@ -163,11 +143,11 @@ class JobQueue:
         return self._renew(job_id, worker_id)
 
     def record_progress(
-        self, job_id: str, worker_id: str, *, done: int, errors: list[dict[str, Any]]
+        self, job_id: str, worker_id: str, *, done: int, errors: list[DocumentError]
     ) -> Lease:
         """Store progress (a heartbeat too) and answer like ``heartbeat``; nothing is written
         when the job is no longer this worker's."""
-        return self._renew(job_id, worker_id, done=done, errors=errors)
+        return self._renew(job_id, worker_id, done=done, errors=[asdict(e) for e in errors])
 
     def _renew(self, job_id: str, worker_id: str, **values: Any) -> Lease:
         """Refresh the heartbeat (and write ``values``) of a job this worker holds; the lease."""
@@ -182,11 +162,14 @@ class JobQueue:
             return "lost"
         return "cancel" if row.cancel_requested else "held"
 
-    def finish(self, job_id: str, worker_id: str, status: str, last_error: str | None = None) -> bool:
+    def finish(
+        self, job_id: str, worker_id: str, status: JobStatus, last_error: str | None = None
+    ) -> bool:
         """End a job this worker runs with a terminal ``status``; False (nothing written) when it
         is no longer this worker's. When cancelled, its documents still pending become
         ``cancelled``; when failed, ``failed`` (same transaction)."""
-        if status not in TERMINAL:
+        status = JobStatus(status)  # ValueError for a string that names no status
+        if not status.terminal:
             raise ValueError(f"not a terminal job status: {status!r}")
         with self._engine.begin() as conn:
             result = conn.execute(
@@ -196,11 +179,11 @@ class JobQueue:
             )
             if result.rowcount != 1:
                 return False
-            if status in ("cancelled", "failed"):
-                _settle_pending_documents(conn, [job_id], status, last_error)
+            if status in _SETTLED_AS:
+                _settle_pending_documents(conn, [job_id], _SETTLED_AS[status], last_error)
             return True
 
-    def fail_attempt(self, job_id: str, worker_id: str, error: str) -> str:
+    def fail_attempt(self, job_id: str, worker_id: str, error: str) -> JobStatus | Literal["lost"]:
         """After an infrastructure failure: requeue with exponential backoff, or fail for good
         (with its pending documents) after ``max_attempts``. Returns the job's new status, or
         ``"lost"`` when it is no longer this worker's."""
@@ -216,17 +199,17 @@ class JobQueue:
                 conn.execute(
                     update(t.jobs)
                     .where(self._owned(job_id, worker_id))
-                    .values(status="failed", finished_at=_now(), last_error=error, worker_id=None)
+                    .values(status=JobStatus.FAILED, finished_at=_now(), last_error=error, worker_id=None)
                 )
-                _settle_pending_documents(conn, [job_id], "failed", error)
-                return "failed"
+                _settle_pending_documents(conn, [job_id], DocumentStatus.FAILED, error)
+                return JobStatus.FAILED
             delay = timedelta(seconds=self._backoff_s * (2 ** (row.attempts - 1)))
             conn.execute(
                 update(t.jobs)
                 .where(self._owned(job_id, worker_id))
-                .values(status="queued", run_after=_now() + delay, last_error=error, worker_id=None)
+                .values(status=QUEUED, run_after=_now() + delay, last_error=error, worker_id=None)
             )
-            return "queued"
+            return QUEUED
 
     def release(self, job_id: str, worker_id: str) -> bool:
         """Give a running job back to the queue untouched (the worker is shutting down): the
@@ -235,7 +218,7 @@ class JobQueue:
             result = conn.execute(
                 update(t.jobs)
                 .where(self._owned(job_id, worker_id))
-                .values(status="queued", worker_id=None, run_after=_now(), attempts=t.jobs.c.attempts - 1)
+                .values(status=QUEUED, worker_id=None, run_after=_now(), attempts=t.jobs.c.attempts - 1)
             )
             return result.rowcount == 1
 
@@ -246,18 +229,18 @@ class JobQueue:
         cutoff = _now() - timedelta(seconds=stalled_after_s)
         error = "worker stopped heartbeating"
         with self._engine.begin() as conn:
-            stalled = and_(t.jobs.c.status == "running", t.jobs.c.heartbeat_at < cutoff)
+            stalled = and_(t.jobs.c.status == RUNNING, t.jobs.c.heartbeat_at < cutoff)
             exhausted = conn.execute(
                 update(t.jobs)
                 .where(stalled, t.jobs.c.attempts >= t.jobs.c.max_attempts)
-                .values(status="failed", worker_id=None, finished_at=_now(), last_error=error)
+                .values(status=JobStatus.FAILED, worker_id=None, finished_at=_now(), last_error=error)
                 .returning(t.jobs.c.id)
             ).all()
-            _settle_pending_documents(conn, [r.id for r in exhausted], "failed", error)
+            _settle_pending_documents(conn, [r.id for r in exhausted], DocumentStatus.FAILED, error)
             requeued = conn.execute(
                 update(t.jobs)
                 .where(stalled)
-                .values(status="queued", worker_id=None, run_after=_now(), last_error=error)
+                .values(status=QUEUED, worker_id=None, run_after=_now(), last_error=error)
             )
             return len(exhausted) + (requeued.rowcount or 0)
 
@@ -266,17 +249,17 @@ class JobQueue:
         documents), ask its running ones to cancel, and return the ids of those still running.
         Row locks (PostgreSQL) / the write lock (SQLite) keep a concurrent ``claim`` from starting
         a job this call has seen as queued."""
-        active = and_(t.jobs.c.namespace == namespace, t.jobs.c.status.in_(("queued", "running")))
+        active = and_(t.jobs.c.namespace == namespace, t.jobs.c.status.in_((QUEUED, RUNNING)))
         rows = conn.execute(select(t.jobs.c.id, t.jobs.c.status).where(active).with_for_update()).all()
-        queued = [r.id for r in rows if r.status == "queued"]
-        running = [r.id for r in rows if r.status == "running"]
+        queued = [r.id for r in rows if r.status == QUEUED]
+        running = [r.id for r in rows if r.status == RUNNING]
         if queued:
             conn.execute(
                 update(t.jobs)
-                .where(t.jobs.c.id.in_(queued), t.jobs.c.status == "queued")
-                .values(status="cancelled", cancel_requested=True, finished_at=_now())
+                .where(t.jobs.c.id.in_(queued), t.jobs.c.status == QUEUED)
+                .values(status=JobStatus.CANCELLED, cancel_requested=True, finished_at=_now())
             )
-            _settle_pending_documents(conn, queued, "cancelled", None)
+            _settle_pending_documents(conn, queued, DocumentStatus.CANCELLED, None)
         if running:
             conn.execute(update(t.jobs).where(t.jobs.c.id.in_(running)).values(cancel_requested=True))
         return running
@@ -289,15 +272,15 @@ class JobQueue:
             row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id).with_for_update()).first()
             if row is None:
                 raise JobNotFound(f"job {job_id!r} not found")
-            if row.status in TERMINAL:
+            if JobStatus(row.status).terminal:
                 raise Conflict(f"job {job_id} already {row.status}")
-            if row.status == "queued":
+            if row.status == QUEUED:
                 conn.execute(
                     update(t.jobs)
                     .where(t.jobs.c.id == job_id)
-                    .values(status="cancelled", cancel_requested=True, finished_at=_now())
+                    .values(status=JobStatus.CANCELLED, cancel_requested=True, finished_at=_now())
                 )
-                _settle_pending_documents(conn, [job_id], "cancelled", None)
+                _settle_pending_documents(conn, [job_id], DocumentStatus.CANCELLED, None)
             else:
                 conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(cancel_requested=True))
         return self.get(job_id)
@@ -310,7 +293,7 @@ class JobQueue:
         return _job(row)
 
     def list(
-        self, *, namespace: str | None, status: str | None, limit: int, offset: int
+        self, *, namespace: str | None, status: JobStatus | None, limit: int, offset: int
     ) -> tuple[list[Job], int]:
         conditions = []
         if namespace:
@@ -328,11 +311,3 @@ class JobQueue:
                 .offset(offset)
             ).all()
         return [_job(r) for r in rows], total
-
-    def pending_count(self) -> int:
-        with reader(self._engine) as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).select_from(t.jobs).where(t.jobs.c.status.in_(("queued", "running")))
-                ).scalar_one()
-            )

@@ -1,4 +1,4 @@
-"""Document and namespace use cases: submit for ingestion, import HippoRAG OpenIE, delete.
+"""Document use cases: submit for ingestion, import HippoRAG OpenIE, delete a document.
 
 Submission stores the documents and their job in ONE transaction and returns at once; the
 worker does the slow part. Identity is content: re-posting identical documents creates nothing
@@ -13,12 +13,15 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from service.container import Container
 from service.domain import ids
 from service.domain.normalize import is_blank
-from service.errors import Conflict, InvalidInput
-from service.extraction.hipporag_import import OpenIEFile
-from service.stores.sql.documents import now
+from service.domain.records import DocumentStatus, ImportedOpenIE, IngestPayload
+from service.errors import Conflict, InvalidInput, PayloadTooLarge
+from service.extraction.hipporag_import import parse_openie
+from service.jobs.queue import JobQueue
+from service.settings import LimitsSettings
+from service.stores.base import GraphStore
+from service.stores.sql.documents import DocumentStore, now
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +41,7 @@ class Submission:
     created: bool  # False when every document already existed: nothing new was queued
 
 
-def _validate(c: Container, docs: list[NewDocument], *, bulk: bool) -> None:
-    limits = c.settings.limits
+def _validate(limits: LimitsSettings, docs: list[NewDocument], *, bulk: bool) -> None:
     if not docs:
         raise InvalidInput("'documents' must contain at least one document")
     # An OpenIE import is one logical upload however many passages it carries (bounded by bytes).
@@ -57,149 +59,173 @@ def _validate(c: Container, docs: list[NewDocument], *, bulk: bool) -> None:
             raise InvalidInput(f"documents[{i}].id must be 1-200 characters")
 
 
-def submit_documents(
-    c: Container,
-    namespace: str,
-    docs: list[NewDocument],
-    *,
-    extra_payload: dict[str, Any] | None = None,
-    bulk: bool = False,
-) -> Submission:
-    _validate(c, docs, bulk=bulk)
-    rows: dict[str, dict[str, Any]] = {}
-    order: list[str] = []
-    # Generated ids are content hashes of the NORMALIZED title and text: two documents that get the
-    # same generated id are the same document (they differ only in case, Unicode form or spacing),
-    # so only caller-chosen ids can conflict.
-    chosen: set[str] = set()
-    positions: list[str] = []  # the id of each submitted document, in request order
-    for d in docs:
-        doc_id = d.id or ids.document_id(namespace, d.title, d.text)
-        positions.append(doc_id)
-        digest = ids.content_hash(d.title or "", d.text)
-        if doc_id in rows:
-            if d.id and rows[doc_id]["content_hash"] != digest:
-                raise InvalidInput(f"document id {doc_id!r} appears twice with different content")
-            continue
-        if d.id:
-            chosen.add(doc_id)
-        order.append(doc_id)
-        stamp = now()
-        rows[doc_id] = {
-            "namespace": namespace,
-            "id": doc_id,
-            "title": d.title,
-            "text": d.text,
-            "metadata": d.metadata,
-            "content_hash": digest,
-            "status": "pending",
-            "error": None,
-            "created_at": stamp,
-            "updated_at": stamp,
+@dataclass(frozen=True)
+class SubmitDocuments:
+    """Store documents and queue their ingestion job, in one transaction."""
+
+    documents: DocumentStore
+    jobs: JobQueue
+    limits: LimitsSettings
+
+    def __call__(
+        self,
+        namespace: str,
+        docs: list[NewDocument],
+        *,
+        imported: dict[str, ImportedOpenIE] | None = None,
+        bulk: bool = False,
+    ) -> Submission:
+        """``imported`` (an OpenIE import) gives each document's extraction by document id; such
+        documents are one passage each. ``bulk`` lifts the per-request document count (an import
+        is bounded by its size in bytes instead)."""
+        _validate(self.limits, docs, bulk=bulk)
+        rows: dict[str, dict[str, Any]] = {}
+        order: list[str] = []
+        # Generated ids are content hashes of the NORMALIZED title and text: two documents that
+        # get the same generated id are the same document (they differ only in case, Unicode
+        # form or spacing), so only caller-chosen ids can conflict.
+        chosen: set[str] = set()
+        positions: list[str] = []  # the id of each submitted document, in request order
+        for d in docs:
+            doc_id = d.id or ids.document_id(namespace, d.title, d.text)
+            positions.append(doc_id)
+            digest = ids.content_hash(d.title or "", d.text)
+            if doc_id in rows:
+                if d.id and rows[doc_id]["content_hash"] != digest:
+                    raise InvalidInput(f"document id {doc_id!r} appears twice with different content")
+                continue
+            if d.id:
+                chosen.add(doc_id)
+            order.append(doc_id)
+            stamp = now()
+            rows[doc_id] = {
+                "namespace": namespace,
+                "id": doc_id,
+                "title": d.title,
+                "text": d.text,
+                "metadata": d.metadata,
+                "content_hash": digest,
+                "status": DocumentStatus.PENDING,
+                "error": None,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        try:
+            submission = self._store(namespace, rows, order, chosen, imported)
+        except IntegrityError:
+            # A concurrent request inserted some of these ids (or deleted the namespace) after
+            # we looked: look again, now that its transaction is committed.
+            submission = self._store(namespace, rows, order, chosen, imported)
+        return replace(submission, document_ids=positions)
+
+    def _store(
+        self,
+        namespace: str,
+        rows: dict[str, dict[str, Any]],
+        order: list[str],
+        chosen: set[str],
+        imported: dict[str, ImportedOpenIE] | None,
+    ) -> Submission:
+        """The documents and their job, in ONE transaction (see ``__call__``)."""
+        store = self.documents
+        with store.transaction() as conn:
+            store.get_namespace(namespace, conn, lock=True)  # not while a delete marks it
+            existing = store.existing(conn, namespace, order)
+            for doc_id, doc in existing.items():
+                if doc.status == DocumentStatus.DELETING:
+                    raise Conflict(f"document {doc_id!r} is being deleted; post it again once it is gone")
+                if doc_id in chosen and doc.content_hash != rows[doc_id]["content_hash"]:
+                    raise Conflict(
+                        f"document {doc_id!r} exists with different content; delete it first to replace it"
+                    )
+            # Metadata is not indexed: a re-post that changes only the metadata updates it in place.
+            for doc_id, doc in existing.items():
+                if doc.metadata != rows[doc_id]["metadata"]:
+                    store.update_metadata(conn, namespace, doc_id, rows[doc_id]["metadata"])
+            fresh = [i for i in order if i not in existing]
+            retry = [
+                i
+                for i in order
+                if i in existing and existing[i].status in (DocumentStatus.FAILED, DocumentStatus.CANCELLED)
+            ]
+            if not fresh and not retry:
+                job_id = next((existing[i].job_id for i in order if existing[i].job_id), None)
+                if job_id is not None:
+                    return Submission(job_id=job_id, document_ids=order, created=False)
+            todo = fresh + retry
+            payload = IngestPayload(
+                tuple(todo),
+                split=imported is None,
+                imported={i: imported[i] for i in todo if i in imported} if imported is not None else None,
+            )
+            job_id = self.jobs.enqueue(conn, namespace, payload)
+            store.insert(conn, [{**rows[i], "job_id": job_id} for i in fresh])
+            store.reset_for_retry(conn, namespace, retry, job_id)
+        return Submission(job_id=job_id, document_ids=order, created=True)
+
+
+@dataclass(frozen=True)
+class ImportOpenIE:
+    """Queue a HippoRAG OpenIE file: one document per passage, extractions taken from the file.
+
+    Checks the file's size (``PayloadTooLarge``), the namespace, and the file itself
+    (``InvalidInput``) before anything is stored."""
+
+    submit: SubmitDocuments
+    max_bytes: int
+
+    def check_size(self, size: int) -> None:
+        """Refuse an import of ``size`` bytes over the limit (the API asks with the declared
+        Content-Length before it reads the body)."""
+        if size > self.max_bytes:
+            raise PayloadTooLarge(
+                f"import is larger than the {self.max_bytes}-byte limit (HIPPOGRAPH_LIMITS__MAX_IMPORT_BYTES)"
+            )
+
+    def __call__(self, namespace: str, raw: bytes) -> ImportResult:
+        self.check_size(len(raw))
+        self.submit.documents.get_namespace(namespace)
+        openie = parse_openie(raw)
+        docs = [
+            NewDocument(text=p.text, title=p.title, metadata={"source": "openie-import"})
+            for p in openie.passages
+        ]
+        imported = {
+            ids.document_id(namespace, p.title, p.text): ImportedOpenIE(
+                tuple(p.entities), tuple(tuple(t) for t in p.triples)
+            )
+            for p in openie.passages
         }
-    try:
-        submission = _store_submission(c, namespace, rows, order, chosen, extra_payload)
-    except IntegrityError:
-        # A concurrent request inserted some of these ids (or deleted the namespace) after we
-        # looked: look again, now that its transaction is committed.
-        submission = _store_submission(c, namespace, rows, order, chosen, extra_payload)
-    return replace(submission, document_ids=positions)
+        submission = self.submit(namespace, docs, imported=imported, bulk=True)
+        return ImportResult(submission, openie.dropped_triples, [(p.title, p.text) for p in openie.passages])
 
 
-def _store_submission(
-    c: Container,
-    namespace: str,
-    rows: dict[str, dict[str, Any]],
-    order: list[str],
-    chosen: set[str],
-    extra_payload: dict[str, Any] | None,
-) -> Submission:
-    """The documents and their job, in ONE transaction (see ``submit_documents``)."""
-    with c.engine.begin() as conn:
-        c.documents.get_namespace(namespace, conn, lock=True)  # not while a delete marks it
-        existing = c.documents.existing(conn, namespace, order)
-        for doc_id, doc in existing.items():
-            if doc.status == "deleting":
-                raise Conflict(f"document {doc_id!r} is being deleted; post it again once it is gone")
-            if doc_id in chosen and doc.content_hash != rows[doc_id]["content_hash"]:
-                raise Conflict(
-                    f"document {doc_id!r} exists with different content; delete it first to replace it"
-                )
-        # Metadata is not indexed: a re-post that changes only the metadata updates it in place.
-        for doc_id, doc in existing.items():
-            if doc.metadata != rows[doc_id]["metadata"]:
-                c.documents.update_metadata(conn, namespace, doc_id, rows[doc_id]["metadata"])
-        fresh = [i for i in order if i not in existing]
-        retry = [i for i in order if i in existing and existing[i].status in ("failed", "cancelled")]
-        if not fresh and not retry:
-            job_id = next((existing[i].job_id for i in order if existing[i].job_id), None)
-            if job_id is not None:
-                return Submission(job_id=job_id, document_ids=order, created=False)
-        todo = fresh + retry
-        payload = {"document_ids": todo, **(extra_payload or {})}
-        job_id = c.jobs.enqueue(conn, namespace, "ingest", payload, total=len(todo))
-        c.documents.insert(conn, [{**rows[i], "job_id": job_id} for i in fresh])
-        c.documents.reset_for_retry(conn, namespace, retry, job_id)
-    return Submission(job_id=job_id, document_ids=order, created=True)
+@dataclass(frozen=True)
+class ImportResult:
+    submission: Submission
+    dropped_triples: int  # malformed triples in the file (not three strings), never guessed at
+    passages: list[tuple[str | None, str]]  # (title, text) of each passage of the file, in order
 
 
-def submit_openie_import(c: Container, namespace: str, openie: OpenIEFile) -> Submission:
-    """Queue a HippoRAG OpenIE file: one document per passage, extractions taken from the file."""
-    docs = [
-        NewDocument(text=p.text, title=p.title, metadata={"source": "openie-import"}) for p in openie.passages
-    ]
-    extractions = {
-        ids.document_id(namespace, p.title, p.text): {"entities": p.entities, "triples": p.triples}
-        for p in openie.passages
-    }
-    return submit_documents(
-        c, namespace, docs, extra_payload={"split": False, "extractions": extractions}, bulk=True
-    )
-
-
-def delete_document(c: Container, namespace: str, document_id: str) -> None:
+@dataclass(frozen=True)
+class DeleteDocument:
     """Delete a document and everything only it supports in the graph.
 
     409 while a job is indexing it. Otherwise it is marked ``deleting`` first (a re-post of it is
     refused, no job picks it up), its graph content is deleted, then its row; if the graph store
     fails on the way, the mark stays and deleting it again finishes the job."""
-    with c.engine.begin() as conn:
-        doc = c.documents.lock_document(conn, namespace, document_id)
-        if doc.status == "pending":
-            raise Conflict(
-                f"document {document_id!r} is being indexed by job {doc.job_id}; "
-                "cancel the job or wait for it"
-            )
-        c.documents.mark_document_deleting(conn, namespace, document_id)
-    c.graph.delete_documents(namespace, [document_id])
-    c.documents.delete(namespace, document_id)
 
+    documents: DocumentStore
+    graph: GraphStore
 
-def delete_namespace(c: Container, namespace: str) -> None:
-    """Delete a namespace with its documents, jobs and graph.
-
-    Queued jobs are cancelled. While one of its jobs is running, the namespace is NOT deleted:
-    the job is asked to cancel and ``Conflict`` (409) says to retry once it has stopped — so no
-    worker can write into a namespace that is being deleted. Otherwise the namespace is marked
-    ``deleting`` (from then on it is invisible and accepts nothing, and its name cannot be
-    created again), its graph is deleted, and only then its rows. If the graph store fails on
-    the way, the namespace stays marked; deleting it again finishes the job.
-    """
-    # A job whose worker died (no heartbeat) must not block the delete until some worker
-    # process happens to run the reaper.
-    c.jobs.reap_stalled(c.settings.worker.stalled_after_s)
-    with c.engine.begin() as conn:
-        c.documents.lock_for_delete(conn, namespace)
-        running = c.jobs.stop_namespace_jobs(conn, namespace)
-        if not running:
-            c.documents.mark_deleting(conn, namespace)
-    if running:
-        raise Conflict(
-            f"namespace {namespace!r} has a running job ({', '.join(running)}); it was asked to cancel. "
-            "Delete the namespace again once the job has stopped."
-        )
-    c.graph.delete_namespace(namespace)
-    c.snapshots.drop(namespace)
-    c.lexical.drop(namespace)
-    with c.engine.begin() as conn:
-        c.documents.delete_namespace_rows(conn, namespace)
+    def __call__(self, namespace: str, document_id: str) -> None:
+        with self.documents.transaction() as conn:
+            doc = self.documents.lock_document(conn, namespace, document_id)
+            if doc.status == DocumentStatus.PENDING:
+                raise Conflict(
+                    f"document {document_id!r} is being indexed by job {doc.job_id}; "
+                    "cancel the job or wait for it"
+                )
+            self.documents.mark_document_deleting(conn, namespace, document_id)
+        self.graph.delete_documents(namespace, [document_id])
+        self.documents.delete(namespace, document_id)

@@ -1,17 +1,18 @@
 """``ingest``: the one use case that turns documents into graph writes.
 
-Called by the job worker (API and CLI ingestion), by ``import-openie`` and by the evaluation
-harness. Work is done per group of documents so that embedding runs in large batches (ingestion
-at embedding speed), while each document is still written in its own atomic, idempotent
+Run by the job worker for every ingestion job, whoever queued it (API, CLI ``import-openie``,
+the evaluation harness). Work is done per group of documents so that embedding runs in large
+batches (ingestion at embedding speed), while each document is still written in its own atomic, idempotent
 transaction: a document either lands whole or not at all.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from service.extraction.base import Extractor
 from service.llm.embedder import Embedder
 from service.pipeline.batch import build_write_batch, entity_names
 from service.pipeline.chunking import split_document
+from service.settings import ExtractionSettings
 from service.stores.base import GraphStore
 from service.stores.vector_cache import top_k_search
 
@@ -45,12 +47,37 @@ class DocumentOutcome:
     passages: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class IngestOptions:
-    max_passage_words: int = 400
-    synonym_threshold: float = 0.8
-    synonym_top_k: int = 100
-    extraction_workers: int = 1
+    """Ingestion parameters; ``from_settings`` is the only place they are filled from."""
+
+    max_passage_words: int
+    synonym_threshold: float
+    synonym_top_k: int
+    extraction_workers: int  # concurrent extractor calls (LLM requests) per group
+
+    @classmethod
+    def from_settings(cls, extraction: ExtractionSettings, *, extraction_workers: int) -> IngestOptions:
+        return cls(
+            max_passage_words=extraction.max_passage_words,
+            synonym_threshold=extraction.synonym_threshold,
+            synonym_top_k=extraction.synonym_top_k,
+            extraction_workers=extraction_workers,
+        )
+
+
+class IngestObserver(Protocol):
+    """What ``Ingest`` tells its caller while it works through a group.
+
+    Either method may raise to stop the group at once: the exception propagates out of
+    ``Ingest.__call__`` and nothing more is written (the job worker raises ``JobStopped`` when
+    its job was cancelled or taken from it). Documents already written stay written."""
+
+    def before_write(self, document_id: str) -> None:
+        """Called right before the document's graph write."""
+
+    def document_done(self, outcome: DocumentOutcome) -> None:
+        """Called once per document, as soon as it was written or failed."""
 
 
 @dataclass
@@ -72,47 +99,53 @@ def _extract_document(extractor: Extractor, prepared: _Prepared) -> _Prepared:
     return prepared
 
 
-def ingest(
-    namespace: str,
-    documents: Sequence[DocumentInput],
-    *,
-    store: GraphStore,
-    embedder: Embedder,
-    extractor: Extractor,
-    options: IngestOptions,
-    on_document: Callable[[DocumentOutcome], None] | None = None,
-    before_write: Callable[[str], None] | None = None,
-) -> list[DocumentOutcome]:
-    """Extract, embed and write ``documents`` (one group). Returns one outcome per document, in
-    order; ``on_document`` is called as each document is written or fails. ``before_write`` is
-    called with each document id just before its graph write; an exception it raises stops the
-    group there (the worker uses it to stop writing for a job it no longer holds)."""
-    prepared = [
-        _Prepared(
-            d,
-            split_document(d.id, d.title, d.text, options.max_passage_words)
-            if d.split
-            else [PassageText(d.id, 0, d.title, d.text.strip())],
-        )
-        for d in documents
-    ]
-    workers = max(1, min(options.extraction_workers, len(prepared)))
-    if workers == 1:
-        prepared = [_extract_document(extractor, p) for p in prepared]
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
-            prepared = list(pool.map(lambda p: _extract_document(extractor, p), prepared))
+@dataclass(frozen=True)
+class Ingest:
+    """The ingestion use case: extract, embed and write one group of documents."""
 
-    ok = [p for p in prepared if p.error is None]
-    outcomes: dict[str, DocumentOutcome] = {
-        p.doc.id: DocumentOutcome(p.doc.id, False, p.error) for p in prepared if p.error is not None
-    }
-    if ok:
-        _embed_and_write(namespace, ok, store, embedder, options, outcomes, on_document, before_write)
-    for p in prepared:
-        if p.error is not None and on_document is not None:
-            on_document(outcomes[p.doc.id])
-    return [outcomes[p.doc.id] for p in prepared]
+    store: GraphStore
+    embedder: Embedder
+    extractor: Extractor
+    options: IngestOptions
+
+    def __call__(
+        self,
+        namespace: str,
+        documents: Sequence[DocumentInput],
+        observer: IngestObserver,
+        *,
+        extractor: Extractor | None = None,
+    ) -> list[DocumentOutcome]:
+        """Returns one outcome per document, in order. ``extractor`` replaces the configured one
+        for this group (an OpenIE import serves its file's extractions)."""
+        options = self.options
+        prepared = [
+            _Prepared(
+                d,
+                split_document(d.id, d.title, d.text, options.max_passage_words)
+                if d.split
+                else [PassageText(d.id, 0, d.title, d.text.strip())],
+            )
+            for d in documents
+        ]
+        use = extractor or self.extractor
+        workers = max(1, min(options.extraction_workers, len(prepared)))
+        if workers == 1:
+            prepared = [_extract_document(use, p) for p in prepared]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
+                prepared = list(pool.map(lambda p: _extract_document(use, p), prepared))
+
+        ok = [p for p in prepared if p.error is None]
+        outcomes: dict[str, DocumentOutcome] = {
+            p.doc.id: DocumentOutcome(p.doc.id, False, p.error) for p in prepared if p.error is not None
+        }
+        if ok:
+            _embed_and_write(namespace, ok, self.store, self.embedder, options, outcomes, observer)
+        for p in prepared:
+            if p.error is not None:
+                observer.document_done(outcomes[p.doc.id])
+        return [outcomes[p.doc.id] for p in prepared]
 
 
 def _embed_and_write(
@@ -122,8 +155,7 @@ def _embed_and_write(
     embedder: Embedder,
     options: IngestOptions,
     outcomes: dict[str, DocumentOutcome],
-    on_document: Callable[[DocumentOutcome], None] | None,
-    before_write: Callable[[str], None] | None,
+    observer: IngestObserver,
 ) -> None:
     # One embedding call per kind for the whole group.
     passage_texts = [p.content for d in docs for p in d.passages]
@@ -165,8 +197,7 @@ def _embed_and_write(
         batch = build_write_batch(
             namespace, d.doc.id, d.passages, d.extractions, vectors, entity_vectors, fact_vectors, synonyms
         )
-        if before_write is not None:
-            before_write(d.doc.id)
+        observer.before_write(d.doc.id)
         try:
             store.write(batch)
         except GraphStoreUnavailable:
@@ -178,8 +209,7 @@ def _embed_and_write(
             available |= doc_entities
             outcome = DocumentOutcome(d.doc.id, True, None, passages=n)
         outcomes[d.doc.id] = outcome
-        if on_document is not None:
-            on_document(outcome)
+        observer.document_done(outcome)
 
 
 def _synonym_candidates(

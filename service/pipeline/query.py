@@ -1,39 +1,53 @@
-"""``query``: the one use case that ranks passages for a question.
+"""``Query``: the one use case that ranks passages for a question, and optionally answers it.
 
-Called by the API, the CLI and the evaluation harness. ``graph`` mode is HippoRAG 2's walk
-(fact linking -> entity and passage seeds -> PPR); ``dense`` ranks by embedding similarity
-alone; a graph query with no linkable fact falls back to dense and says so.
+Called by the API, the CLI, the evaluation harness and the benchmarks. ``graph`` mode is
+HippoRAG 2's walk (fact linking -> entity and passage seeds -> PPR); ``dense`` ranks by
+embedding similarity alone; ``bm25`` lexically; a graph query with no linkable fact falls back
+to dense and says so.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
 from service.domain.models import RankedPassage
-from service.errors import InvalidInput
+from service.domain.records import QueryMode
+from service.errors import InvalidInput, LLMNotConfigured
 from service.llm.embedder import Embedder
 from service.retrieval.fact_filter import FactFilter
 from service.retrieval.lexical import LexicalIndexCache
 from service.retrieval.linking import LinkingParams, link_facts
 from service.retrieval.seeds import entity_seeds, reset_vector
 from service.retrieval.snapshot import Snapshot, SnapshotCache
+from service.settings import RetrievalSettings
 from service.stores.base import GraphStore
+from service.stores.sql.documents import DocumentStore
 
-Mode = Literal["graph", "dense", "bm25"]
+# The reader: question and ranked passages in, the LLM's answer out (pipeline.answer.Reader).
+Reader = Callable[[str, list[RankedPassage]], str]
 
 
 @dataclass(frozen=True)
 class RetrievalParams:
-    """Graph-mode parameters; defaults are the service defaults (docs/retrieval.md)."""
+    """Graph-mode parameters; ``from_settings`` is the only place they are filled from."""
 
-    linking: LinkingParams = field(default_factory=LinkingParams)
-    passage_node_weight: float = 0.05
-    passage_seed_power: float = 8.0
-    damping: float = 0.5
+    linking: LinkingParams
+    passage_node_weight: float
+    passage_seed_power: float
+    damping: float
+
+    @classmethod
+    def from_settings(cls, r: RetrievalSettings) -> RetrievalParams:
+        return cls(
+            linking=LinkingParams.from_settings(r),
+            passage_node_weight=r.passage_node_weight,
+            passage_seed_power=r.passage_seed_power,
+            damping=r.damping,
+        )
 
 
 @dataclass(frozen=True)
@@ -52,12 +66,13 @@ class SeedEntity:
 
 @dataclass
 class QueryResult:
-    mode: Mode
+    mode: QueryMode
     passages: list[RankedPassage]
     facts: list[SeedFact] = field(default_factory=list)
     entities: list[SeedEntity] = field(default_factory=list)
     fallback: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    answer: str | None = None  # the reader's answer, when one was asked for
 
 
 class _Timer:
@@ -77,48 +92,72 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return order[:k]
 
 
-def query(
-    namespace: str,
-    text: str,
-    *,
-    top_k: int,
-    mode: Mode,
-    store: GraphStore,
-    snapshots: SnapshotCache,
-    embedder: Embedder,
-    params: RetrievalParams,
-    lexical: LexicalIndexCache | None = None,
-    fact_filter: FactFilter | None = None,
-) -> QueryResult:
-    timer = _Timer()
-    snapshot = snapshots.get(namespace)
-    timer.lap("snapshot")
-    if mode == "bm25":  # lexical ranking: no query embedding, so its latency is BM25's own
-        if lexical is None:
-            raise InvalidInput("bm25 mode needs the lexical index cache (query(..., lexical=...))")
-        ranked = [] if snapshot.empty else lexical.get(snapshot).rank(text, top_k)
-        timer.lap("bm25")
-        result = QueryResult(mode=mode, passages=_materialize(store, snapshot, namespace, ranked))
-        timer.lap("fetch")
-        result.timings_ms = {**timer.timings, "total": round(sum(timer.timings.values()), 3)}
-        return result
-    q = embedder.embed([text])[0]
-    timer.lap("embed")
-    if snapshot.empty:
-        return QueryResult(mode=mode, passages=[], timings_ms=timer.timings)
-    dense = snapshot.passage_matrix @ q
-    timer.lap("dense")
+@dataclass(frozen=True)
+class Query:
+    """The query use case: checks the namespace and ``top_k``, ranks, and answers with the reader
+    when asked. Raises ``NamespaceNotFound``, ``InvalidInput``, ``LLMNotConfigured`` (an answer
+    without a reader) and ``LLMError`` (the reader failed)."""
 
-    result = QueryResult(mode=mode, passages=[])
-    if mode == "dense":
-        ranked = [(int(r), float(dense[r])) for r in _top(dense, top_k)]
-    else:
-        ranked = _graph_rank(snapshot, text, q, dense, top_k, params, result, timer, fact_filter)
-    result.passages = _materialize(store, snapshot, namespace, ranked)
-    timer.lap("fetch")
-    result.timings_ms = timer.timings
-    result.timings_ms["total"] = round(sum(timer.timings.values()), 3)
-    return result
+    namespaces: DocumentStore
+    store: GraphStore
+    snapshots: SnapshotCache
+    lexical: LexicalIndexCache
+    embedder: Embedder
+    params: RetrievalParams
+    default_mode: QueryMode
+    max_top_k: int
+    fact_filter: FactFilter | None = None
+    reader: Reader | None = None
+
+    def __call__(
+        self, namespace: str, text: str, *, top_k: int, mode: QueryMode | None = None, answer: bool = False
+    ) -> QueryResult:
+        self.namespaces.get_namespace(namespace)
+        if not 1 <= top_k <= self.max_top_k:
+            raise InvalidInput(f"top_k must be between 1 and {self.max_top_k}")
+        if answer and self.reader is None:
+            raise LLMNotConfigured.for_request()
+        result = self.rank(namespace, text, top_k=top_k, mode=QueryMode(mode or self.default_mode))
+        if answer and self.reader is not None:
+            started = time.perf_counter()
+            result.answer = self.reader(text, result.passages)
+            spent = round((time.perf_counter() - started) * 1000, 3)
+            result.timings_ms["answer"] = spent
+            result.timings_ms["total"] = round(result.timings_ms.get("total", 0.0) + spent, 3)
+        return result
+
+    def rank(self, namespace: str, text: str, *, top_k: int, mode: QueryMode) -> QueryResult:
+        """The ranking alone (no checks, no reader)."""
+        store = self.store
+        timer = _Timer()
+        snapshot = self.snapshots.get(namespace)
+        timer.lap("snapshot")
+        if mode == QueryMode.BM25:  # lexical ranking: no query embedding, so its latency is BM25's own
+            ranked = [] if snapshot.empty else self.lexical.get(snapshot).rank(text, top_k)
+            timer.lap("bm25")
+            result = QueryResult(mode=mode, passages=_materialize(store, snapshot, namespace, ranked))
+            timer.lap("fetch")
+            result.timings_ms = {**timer.timings, "total": round(sum(timer.timings.values()), 3)}
+            return result
+        q = self.embedder.embed([text])[0]
+        timer.lap("embed")
+        if snapshot.empty:
+            return QueryResult(mode=mode, passages=[], timings_ms=timer.timings)
+        dense = snapshot.passage_matrix @ q
+        timer.lap("dense")
+
+        result = QueryResult(mode=mode, passages=[])
+        if mode == QueryMode.DENSE:
+            ranked = [(int(r), float(dense[r])) for r in _top(dense, top_k)]
+        else:
+            ranked = _graph_rank(
+                snapshot, text, q, dense, top_k, self.params, result, timer, self.fact_filter
+            )
+        result.passages = _materialize(store, snapshot, namespace, ranked)
+        timer.lap("fetch")
+        result.timings_ms = timer.timings
+        result.timings_ms["total"] = round(sum(timer.timings.values()), 3)
+        return result
 
 
 def _graph_rank(

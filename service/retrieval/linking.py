@@ -13,13 +13,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.retrieval.snapshot import Snapshot, name_key
+from service.settings import RetrievalSettings
 
 
 @dataclass(frozen=True)
 class LinkingParams:
-    top_k: int = 3
-    passage_bonus: float = 0.5  # beta: weight of the best dense score among the fact's passages
-    question_entity_bonus: float = 0.15  # gamma: added when the fact names a question entity
+    """How a query is linked to facts; ``from_settings`` is the only place they are filled from."""
+
+    top_k: int
+    passage_bonus: float  # beta: weight of the best dense score among the fact's passages
+    question_entity_bonus: float  # gamma: added when the fact names a question entity
+
+    @classmethod
+    def from_settings(cls, r: RetrievalSettings) -> LinkingParams:
+        return cls(
+            top_k=r.linking_top_k,
+            passage_bonus=r.passage_bonus,
+            question_entity_bonus=r.question_entity_bonus,
+        )
 
 
 @dataclass(frozen=True)

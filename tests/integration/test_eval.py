@@ -19,8 +19,7 @@ from service.container import Container
 from service.errors import InvalidInput
 from service.evaluation.datasets import join_sentences, load_dataset, passage_key
 from service.evaluation.harness import eval_settings, evaluate, write_report
-from service.pipeline.documents import NewDocument, submit_documents
-from service.pipeline.query import query
+from service.pipeline.documents import NewDocument
 from tests.conftest import drain, make_settings, shared_data
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
@@ -113,41 +112,22 @@ def test_bm25_mode_follows_writes(container):
         NewDocument(title="Paris", text="Paris is the capital of France."),
         NewDocument(title="Rome", text="Rome is the capital of Italy."),
     ]
-    submit_documents(container, ns, first)
+    container.submit_documents(ns, first)
     drain(container)
 
     def ask(text: str):
-        return query(
-            ns,
-            text,
-            top_k=5,
-            mode="bm25",
-            store=container.graph,
-            snapshots=container.snapshots,
-            embedder=container.embedder,
-            params=container.retrieval_params,
-            lexical=container.lexical,
-        )
+        return container.query(ns, text, top_k=5, mode="bm25")
 
     result = ask("capital of Italy")
     assert result.mode == "bm25" and [p.title for p in result.passages] == ["Rome", "Paris"]
     assert result.passages[0].score > 0 and "embed" not in result.timings_ms
     assert ask("Vienna Austria").passages == []  # no passage shares a word with the query
 
-    submit_documents(container, ns, [NewDocument(title="Vienna", text="Vienna is the capital of Austria.")])
+    container.submit_documents(ns, [NewDocument(title="Vienna", text="Vienna is the capital of Austria.")])
     drain(container)
     assert ask("Vienna Austria").passages[0].title == "Vienna"  # new graph_version, new index
-    with pytest.raises(InvalidInput):
-        query(
-            ns,
-            "x",
-            top_k=1,
-            mode="bm25",
-            store=container.graph,
-            snapshots=container.snapshots,
-            embedder=container.embedder,
-            params=container.retrieval_params,
-        )
+    with pytest.raises(InvalidInput):  # the use case bounds top_k in every mode
+        container.query(ns, "x", top_k=0, mode="bm25")
 
 
 # ------------------------------------------------------------------------------------ evaluate

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from service.domain.models import GraphStats, PassageText
+from service.domain.records import IngestPayload
 from service.errors import (
     Conflict,
     DocumentNotFound,
@@ -22,16 +23,10 @@ from service.errors import (
     NamespaceNotFound,
 )
 from service.extraction.offline import OfflineExtractor
-from service.jobs.worker import Worker
-from service.pipeline.documents import (
-    NewDocument,
-    delete_document,
-    delete_namespace,
-    submit_documents,
-)
-from service.pipeline.ingest import DocumentInput, ingest
+from service.pipeline.documents import NewDocument
+from service.pipeline.ingest import DocumentInput, DocumentOutcome, Ingest
 from service.stores.sql.graph_store import SqlGraphStore
-from tests.conftest import drain, make_settings
+from tests.conftest import drain, make_settings, use_extractor
 
 EMPTY = GraphStats(passages=0, entities=0, facts=0, synonym_edges=0)
 
@@ -62,7 +57,7 @@ def _submit(c, ns: str = "ns", docs: list[NewDocument] | None = None) -> str:
         c.documents.create_namespace(ns)
     except Conflict:
         pass
-    return submit_documents(c, ns, docs or _docs(2)).job_id
+    return c.submit_documents(ns, docs or _docs(2)).job_id
 
 
 def test_only_the_owner_can_touch_a_running_job(jobs_container):
@@ -93,17 +88,17 @@ def test_only_the_owner_can_touch_a_running_job(jobs_container):
 def test_a_cancelled_job_keeps_its_lease_until_its_worker_stops(jobs_container):
     """Between a cancel and the worker acting on it (a whole group's extraction), the heartbeat
     goes on: no reaper may hand the job to anyone, and no namespace delete may proceed."""
-    from service.jobs.worker import _Heartbeat
+    from service.jobs.run import Heartbeat
 
     container = jobs_container
     job_id = _submit(container)
     container.jobs.claim("w")
     container.jobs.cancel(job_id)
-    with _Heartbeat(container.jobs, job_id, "w", interval_s=0.05) as lease:
+    with Heartbeat(container.jobs, job_id, "w", interval_s=0.05) as lease:
         time.sleep(1.5)
         assert container.jobs.reap_stalled(stalled_after_s=1.0) == 0
         with pytest.raises(Conflict, match="running job"):
-            delete_namespace(container, "ns")
+            container.delete_namespace("ns")
         assert lease.state == "cancel"
         lease.report("held")  # a stale answer never undoes a newer one
         assert lease.state == "cancel"
@@ -114,7 +109,7 @@ def test_a_job_whose_worker_died_does_not_block_a_namespace_delete(jobs_containe
     job_id = _submit(container)
     container.jobs.claim("dead-worker")  # then the process was killed: no heartbeat, no reaper
     container.settings.worker.stalled_after_s = -1
-    delete_namespace(container, "ns")
+    container.delete_namespace("ns")
     with pytest.raises(NamespaceNotFound):
         container.documents.get_namespace("ns")
     with pytest.raises(JobNotFound):
@@ -126,7 +121,7 @@ def test_no_worker_claims_a_job_of_a_namespace_being_deleted(jobs_container):
     container.documents.create_namespace("ns")
     with container.engine.begin() as conn:  # as if a submission slipped in after the delete began
         container.documents.mark_deleting(conn, "ns")
-        container.jobs.enqueue(conn, "ns", "ingest", {"document_ids": []}, total=0)
+        container.jobs.enqueue(conn, "ns", IngestPayload(()))
     assert container.jobs.claim("w") is None
 
 
@@ -183,10 +178,8 @@ class _CancelsOnSecondDocument(OfflineExtractor):
 def test_cancel_stops_a_running_job_before_its_next_write(jobs_container, monkeypatch):
     container = jobs_container
     job_id = _submit(container, docs=_docs(5))
-    monkeypatch.setattr(
-        Worker, "_extractor_for", lambda self, job: _CancelsOnSecondDocument(container, job_id)
-    )
-    monkeypatch.setattr("service.jobs.worker.GROUP_SIZE", 1)  # one document per ingest call
+    use_extractor(monkeypatch, container, _CancelsOnSecondDocument(container, job_id))
+    monkeypatch.setattr(container.settings.worker, "group_size", 1)  # one document per ingest call
     assert drain(container) == 1
     job = container.jobs.get(job_id)
     statuses = {d.id: d.status for d in container.documents.get_many("ns", [f"d{i}" for i in range(5)])}
@@ -206,15 +199,15 @@ def test_worker_shutdown_gives_the_job_back_and_a_later_worker_finishes_it(jobs_
     container = jobs_container
     job_id = _submit(container, docs=_docs(3))
     stop = threading.Event()
-    monkeypatch.setattr("service.jobs.worker.GROUP_SIZE", 1)
+    monkeypatch.setattr(container.settings.worker, "group_size", 1)
 
     class StopsAfterFirst(OfflineExtractor):
         def extract(self, passage: PassageText):
             stop.set()  # SIGTERM arrives while the first document is being extracted
             return super().extract(passage)
 
-    monkeypatch.setattr(Worker, "_extractor_for", lambda self, job: StopsAfterFirst())
-    assert Worker(container, stop=stop).run_once() is True
+    use_extractor(monkeypatch, container, StopsAfterFirst())
+    assert container.worker(stop=stop).run_once() is True
     job = container.jobs.get(job_id)
     assert job.status == "queued" and job.done == 1 and job.attempts == 0
     monkeypatch.undo()
@@ -230,7 +223,7 @@ def test_a_reposted_document_belongs_to_its_new_job(jobs_container):
     container.documents.set_status("ns", "d0", "failed", "extractor crashed", job_id=first)
     assert container.jobs.fail_attempt(first, "w", "store down") == "queued"  # job A retries later
 
-    second = submit_documents(container, "ns", _docs(1)).job_id  # the failed document, again
+    second = container.submit_documents("ns", _docs(1)).job_id  # the failed document, again
     assert second != first
     assert container.documents.get("ns", "d0").job_id == second
     container.jobs.cancel(first)  # must not cancel the document job B now owns
@@ -250,14 +243,14 @@ def test_namespace_delete_waits_for_its_running_job(jobs_container):
     version_before = container.graph.graph_version("ns")
 
     with pytest.raises(Conflict, match="running job"):
-        delete_namespace(container, "ns")
+        container.delete_namespace("ns")
     assert container.jobs.get(queued).status == "cancelled"  # queued work is dropped at once
     assert container.jobs.get(job_id).cancel_requested
     assert container.documents.get_namespace("ns")  # still there: the running job may write
 
-    Worker(container, worker_id="w").process(job)  # the worker sees the cancel before writing
+    container.worker(worker_id="w").process(job)  # the worker sees the cancel before writing
     assert container.jobs.get(job_id).status == "cancelled"
-    delete_namespace(container, "ns")
+    container.delete_namespace("ns")
     with pytest.raises(NamespaceNotFound):
         container.documents.get_namespace("ns")
     assert container.graph.stats("ns") == EMPTY
@@ -279,10 +272,10 @@ def test_an_interrupted_namespace_delete_hides_the_namespace_until_deleted_again
         container.documents.get_namespace("ns")
     assert "ns" not in [n.name for n in container.documents.list_namespaces()]
     with pytest.raises(NamespaceNotFound):
-        submit_documents(container, "ns", _docs(1, start=5))
+        container.submit_documents("ns", _docs(1, start=5))
     with pytest.raises(Conflict, match="being deleted"):
         container.documents.create_namespace("ns")  # its old graph must not become a new namespace's
-    delete_namespace(container, "ns")  # deleting again finishes the job
+    container.delete_namespace("ns")  # deleting again finishes the job
     assert container.graph.stats("ns") == EMPTY
     container.documents.create_namespace("ns")
     assert container.graph.stats("ns") == EMPTY and container.documents.count_documents("ns") == 0
@@ -297,13 +290,13 @@ def test_an_interrupted_document_delete_is_finished_by_deleting_again(jobs_conta
     with container.engine.begin() as conn:
         container.documents.mark_document_deleting(conn, "ns", "d1")
     with pytest.raises(Conflict, match="being deleted"):
-        submit_documents(container, "ns", _docs(2))  # re-posting it must wait for the delete
+        container.submit_documents("ns", _docs(2))  # re-posting it must wait for the delete
     assert container.documents.get("ns", "d1").status == "deleting"
-    delete_document(container, "ns", "d1")
+    container.delete_document("ns", "d1")
     assert container.graph.stats("ns").passages == before.passages - 1
     with pytest.raises(DocumentNotFound):
         container.documents.get("ns", "d1")
-    submit_documents(container, "ns", _docs(2))  # now it is simply new again
+    container.submit_documents("ns", _docs(2))  # now it is simply new again
     drain(container)
     after = container.graph.stats("ns")
     assert (after.passages, after.entities, after.facts) == (before.passages, before.entities, before.facts)
@@ -343,7 +336,8 @@ def test_reads_do_not_wait_for_a_writer_on_sqlite(tmp_path, embedder):
         writer.execute("INSERT INTO namespaces (name, created_at) VALUES ('other', '2026-01-01 00:00:00')")
         started = time.perf_counter()
         assert [n.name for n in c.documents.list_namespaces()] == ["ns"]  # the committed state
-        assert c.graph.graph_version("ns") == 0 and c.jobs.pending_count() == 0
+        assert c.graph.graph_version("ns") == 0
+        assert c.jobs.list(namespace=None, status=None, limit=1, offset=0)[1] == 0
         assert time.perf_counter() - started < 1.0
         writer.execute("ROLLBACK")
         writer.close()
@@ -357,17 +351,19 @@ def test_a_graph_store_outage_is_not_blamed_on_the_document(tmp_path, container)
     document for good."""
     container.documents.create_namespace("ns")
     read_only = create_engine(f"sqlite:///file:{tmp_path / 'hippograph.db'}?mode=ro&uri=true")
-    outcomes = []
+    outcomes: list[DocumentOutcome] = []
+
+    class Record:
+        def before_write(self, document_id: str) -> None:
+            pass
+
+        def document_done(self, outcome: DocumentOutcome) -> None:
+            outcomes.append(outcome)
+
+    options = container.ingest.options
+    ingest = Ingest(SqlGraphStore(read_only), container.embedder, OfflineExtractor(), options)
     with pytest.raises(GraphStoreUnavailable):
-        ingest(
-            "ns",
-            [DocumentInput("d0", "Warsaw", "Warsaw is the capital of Poland.")],
-            store=SqlGraphStore(read_only),
-            embedder=container.embedder,
-            extractor=OfflineExtractor(),
-            options=container.ingest_options,
-            on_document=outcomes.append,
-        )
+        ingest("ns", [DocumentInput("d0", "Warsaw", "Warsaw is the capital of Poland.")], Record())
     assert outcomes == []
     read_only.dispose()
 
@@ -375,8 +371,6 @@ def test_a_graph_store_outage_is_not_blamed_on_the_document(tmp_path, container)
 def test_shutdown_abandons_a_slow_document_and_gives_its_job_back(jobs_container, monkeypatch):
     """A document that outlasts the shutdown grace period: the job goes back to the queue at
     once (no attempt used), the abandoned worker finds it lost, and the next start finishes it."""
-    from service.jobs.worker import start_background_worker
-
     container = jobs_container
     job_id = _submit(container, docs=_docs(2))
     extracting, proceed = threading.Event(), threading.Event()
@@ -387,8 +381,8 @@ def test_shutdown_abandons_a_slow_document_and_gives_its_job_back(jobs_container
             proceed.wait(30)
             return super().extract(passage)
 
-    monkeypatch.setattr(Worker, "_extractor_for", lambda self, job: Slow())
-    background = start_background_worker(container)
+    use_extractor(monkeypatch, container, Slow())
+    background = container.start_background_worker()
     assert extracting.wait(30)
     started = time.perf_counter()
     background.shutdown(grace_s=0.3)

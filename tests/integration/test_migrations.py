@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from service.container import Container
+from service.domain.records import IngestPayload
 from service.stores.sql import tables
 from tests.conftest import make_settings
 
@@ -44,7 +45,7 @@ def test_upgrading_a_database_that_holds_data_keeps_it(tmp_path, database_settin
             conn.execute(
                 text("INSERT INTO namespaces (name, created_at) VALUES ('old', :t)"), {"t": "2026-01-01"}
             )
-            job_id = c.jobs.enqueue(conn, "old", "ingest", {"document_ids": ["d"]}, total=1)
+            job_id = c.jobs.enqueue(conn, "old", IngestPayload(("d",)))
             conn.execute(
                 t.documents.insert().values(
                     namespace="old",

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.container import Container
+from service.domain.records import IngestPayload
 from tests.conftest import assert_utc, drain, make_settings
 
 pytestmark = pytest.mark.postgres
@@ -55,7 +56,7 @@ def test_full_round_trip_on_postgres(pg_container):
 def test_concurrent_claims_take_each_job_exactly_once(pg_container):
     pg_container.documents.create_namespace("q")
     with pg_container.engine.begin() as conn:
-        ids = {pg_container.jobs.enqueue(conn, "q", "ingest", {"document_ids": []}, 0) for _ in range(30)}
+        ids = {pg_container.jobs.enqueue(conn, "q", IngestPayload(())) for _ in range(30)}
     claimed: list[str] = []
     lock = threading.Lock()
 
@@ -78,7 +79,7 @@ def test_concurrent_claims_take_each_job_exactly_once(pg_container):
 def test_stalled_job_is_requeued_and_retried(pg_container):
     pg_container.documents.create_namespace("r")
     with pg_container.engine.begin() as conn:
-        job_id = pg_container.jobs.enqueue(conn, "r", "ingest", {"document_ids": []}, 0)
+        job_id = pg_container.jobs.enqueue(conn, "r", IngestPayload(()))
     assert pg_container.jobs.claim("dead-worker").id == job_id
     assert pg_container.jobs.claim("other") is None
     assert pg_container.jobs.reap_stalled(stalled_after_s=-1) == 1  # heartbeat is "too old"

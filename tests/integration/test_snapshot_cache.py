@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from service.pipeline.documents import NewDocument, submit_documents
+from service.pipeline.documents import NewDocument
 from service.retrieval.snapshot import SnapshotCache
 from tests.conftest import drain
 
 
 def _fill(c, ns: str, text: str) -> None:
     c.documents.create_namespace(ns)
-    submit_documents(c, ns, [NewDocument(text=text, title=ns)])
+    c.submit_documents(ns, [NewDocument(text=text, title=ns)])
     drain(c)
 
 
@@ -24,7 +24,7 @@ def test_cache_follows_versions_and_holds_at_most_its_bound(container):
     cache.get("c")  # evicts "b"
     assert cache.get("a") is a
     assert set(cache._snapshots) == {"a", "c"}
-    submit_documents(container, "a", [NewDocument(text="Ada met Babbage in London.", title="a2")])
+    container.submit_documents("a", [NewDocument(text="Ada met Babbage in London.", title="a2")])
     drain(container)
     fresh = cache.get("a")
     assert fresh is not a and fresh.version > a.version and len(fresh.passage_ids) == 2

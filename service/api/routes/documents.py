@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
@@ -13,28 +13,15 @@ from service.api.schemas import (
     ErrorResponse,
     JobAcceptedResponse,
 )
-from service.errors import PayloadTooLarge
-from service.extraction.hipporag_import import parse_openie
-from service.pipeline.documents import NewDocument, delete_document, submit_documents, submit_openie_import
-from service.stores.sql.documents import Document
+from service.domain.records import Document, DocumentStatus
+from service.pipeline.documents import NewDocument
 
 router = APIRouter(prefix="/v1/namespaces/{namespace}", tags=["documents"])
 ERRORS = {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 
 
 def _document(d: Document) -> DocumentResponse:
-    return DocumentResponse(
-        id=d.id,
-        namespace=d.namespace,
-        title=d.title,
-        text=d.text,
-        metadata=d.metadata,
-        status=d.status,
-        error=d.error,
-        job_id=d.job_id,
-        created_at=d.created_at,
-        updated_at=d.updated_at,
-    )
+    return DocumentResponse.model_validate(d, from_attributes=True)
 
 
 @router.post(
@@ -47,8 +34,7 @@ def _document(d: Document) -> DocumentResponse:
 def add_documents(namespace: str, body: DocumentsCreateRequest, c: ContainerDep) -> JobAcceptedResponse:
     """Stores the documents and queues one ingestion job, in one transaction. Poll the job.
     Identical content is recognised: re-posting it creates nothing and returns the same ids."""
-    sub = submit_documents(
-        c,
+    sub = c.submit_documents(
         namespace,
         [NewDocument(text=d.text, id=d.id, title=d.title, metadata=d.metadata) for d in body.documents],
     )
@@ -103,19 +89,10 @@ OPENIE_FILE_SCHEMA = {
 async def import_openie(namespace: str, request: Request, c: ContainerDep) -> JobAcceptedResponse:
     """Imports precomputed OpenIE in HippoRAG's file format: one document per passage, with the
     file's entities and triples instead of running an extractor."""
-    limit = c.settings.limits.max_import_bytes
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(
-            f"import is larger than the {limit}-byte limit (HIPPOGRAPH_LIMITS__MAX_IMPORT_BYTES)"
-        )
-    body = await request.body()
-    if len(body) > limit:
-        raise PayloadTooLarge(
-            f"import is larger than the {limit}-byte limit (HIPPOGRAPH_LIMITS__MAX_IMPORT_BYTES)"
-        )
-    c.documents.get_namespace(namespace)
-    sub = submit_openie_import(c, namespace, parse_openie(body))
+    if declared and declared.isdigit():
+        c.import_openie.check_size(int(declared))  # before reading a body that is too large
+    sub = c.import_openie(namespace, await request.body()).submission
     return JobAcceptedResponse(job_id=sub.job_id, document_ids=sub.document_ids)
 
 
@@ -130,9 +107,7 @@ def list_documents(
     c: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    status_: Annotated[
-        Literal["pending", "indexed", "failed", "cancelled", "deleting"] | None, Query(alias="status")
-    ] = None,
+    status_: Annotated[DocumentStatus | None, Query(alias="status")] = None,
 ) -> DocumentListResponse:
     docs, total = c.documents.list(namespace, limit=limit, offset=offset, status=status_)
     return DocumentListResponse(
@@ -159,5 +134,5 @@ def get_document(namespace: str, document_id: str, c: ContainerDep) -> DocumentR
 def remove_document(namespace: str, document_id: str, c: ContainerDep) -> Response:
     """Removes the document, its passages and everything only they support (facts, entities,
     synonym edges, vectors)."""
-    delete_document(c, namespace, document_id)
+    c.delete_document(namespace, document_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import asdict
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -13,7 +14,7 @@ from service.api.schemas import (
     JobProgress,
     JobResponse,
 )
-from service.jobs.queue import Job
+from service.domain.records import Job, JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -25,7 +26,7 @@ def job_response(j: Job) -> JobResponse:
         kind=j.kind,
         status=j.status,
         progress=JobProgress(done=j.done, total=j.total, failed=len(j.errors)),
-        errors=[DocumentError(**e) for e in j.errors],
+        errors=[DocumentError(**asdict(e)) for e in j.errors],
         attempts=j.attempts,
         cancel_requested=j.cancel_requested,
         last_error=j.last_error,
@@ -39,7 +40,7 @@ def job_response(j: Job) -> JobResponse:
 def list_jobs(
     c: ContainerDep,
     namespace: str | None = None,
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
+    status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JobListResponse:

@@ -10,7 +10,6 @@ from service.api.schemas import (
     NamespaceResponse,
     StatsResponse,
 )
-from service.pipeline import documents as use_cases
 
 router = APIRouter(prefix="/v1/namespaces", tags=["namespaces"])
 E404 = {404: {"model": ErrorResponse}}
@@ -24,23 +23,21 @@ E404 = {404: {"model": ErrorResponse}}
     responses={409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
 )
 def create_namespace(body: NamespaceCreateRequest, c: ContainerDep) -> NamespaceResponse:
-    ns = c.documents.create_namespace(body.name)
-    return NamespaceResponse(name=ns.name, created_at=ns.created_at)
+    return NamespaceResponse.model_validate(c.documents.create_namespace(body.name), from_attributes=True)
 
 
 @router.get("", operation_id="listNamespaces", response_model=NamespaceListResponse)
 def list_namespaces(c: ContainerDep) -> NamespaceListResponse:
     return NamespaceListResponse(
         namespaces=[
-            NamespaceResponse(name=n.name, created_at=n.created_at) for n in c.documents.list_namespaces()
+            NamespaceResponse.model_validate(n, from_attributes=True) for n in c.documents.list_namespaces()
         ]
     )
 
 
 @router.get("/{namespace}", operation_id="getNamespace", response_model=NamespaceResponse, responses=E404)
 def get_namespace(namespace: str, c: ContainerDep) -> NamespaceResponse:
-    ns = c.documents.get_namespace(namespace)
-    return NamespaceResponse(name=ns.name, created_at=ns.created_at)
+    return NamespaceResponse.model_validate(c.documents.get_namespace(namespace), from_attributes=True)
 
 
 @router.delete(
@@ -53,7 +50,7 @@ def remove_namespace(namespace: str, c: ContainerDep) -> Response:
     """Deletes the namespace with its documents, jobs, graph and vectors. Queued jobs are
     cancelled; while one of its jobs is running the answer is 409 and that job is asked to
     cancel: delete again once it has stopped."""
-    use_cases.delete_namespace(c, namespace)
+    c.delete_namespace(namespace)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -61,12 +58,4 @@ def remove_namespace(namespace: str, c: ContainerDep) -> Response:
     "/{namespace}/stats", operation_id="getNamespaceStats", response_model=StatsResponse, responses=E404
 )
 def stats(namespace: str, c: ContainerDep) -> StatsResponse:
-    c.documents.get_namespace(namespace)
-    g = c.graph.stats(namespace)
-    return StatsResponse(
-        documents=c.documents.count_documents(namespace),
-        passages=g.passages,
-        entities=g.entities,
-        facts=g.facts,
-        synonym_edges=g.synonym_edges,
-    )
+    return StatsResponse.model_validate(c.stats(namespace), from_attributes=True)

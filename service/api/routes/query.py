@@ -4,8 +4,6 @@ from fastapi import APIRouter
 
 from service.api.deps import ContainerDep
 from service.api.schemas import EntityHit, ErrorResponse, FactHit, PassageHit, QueryRequest, QueryResponse
-from service.errors import InvalidInput
-from service.pipeline.answer import answer
 
 router = APIRouter(prefix="/v1/namespaces/{namespace}", tags=["query"])
 
@@ -23,26 +21,13 @@ router = APIRouter(prefix="/v1/namespaces/{namespace}", tags=["query"])
 )
 def run_query(namespace: str, body: QueryRequest, c: ContainerDep) -> QueryResponse:
     """Ranks the namespace's passages for the query; optionally answers it with the reader LLM."""
-    c.documents.get_namespace(namespace)
-    max_top_k = c.settings.retrieval.max_top_k
-    if body.top_k > max_top_k:
-        raise InvalidInput(f"top_k must be between 1 and {max_top_k}")
-    llm = c.require_llm() if body.answer else None
-    result = c.query(namespace, body.query, top_k=body.top_k, mode=body.mode or c.default_mode)
-    reply = None
-    if llm is not None:
-        reply = answer(llm, body.query, result.passages, c.settings.llm.max_answer_passages)
+    result = c.query(namespace, body.query, top_k=body.top_k, mode=body.mode, answer=body.answer)
     return QueryResponse(
         mode=result.mode,
-        passages=[
-            PassageHit(
-                document_id=p.document_id, passage_id=p.passage_id, title=p.title, text=p.text, score=p.score
-            )
-            for p in result.passages
-        ],
-        facts=[FactHit(fact_id=f.fact_id, text=f.text, score=f.score) for f in result.facts],
-        entities=[EntityHit(entity_id=e.entity_id, name=e.name, weight=e.weight) for e in result.entities],
+        passages=[PassageHit.model_validate(p, from_attributes=True) for p in result.passages],
+        facts=[FactHit.model_validate(f, from_attributes=True) for f in result.facts],
+        entities=[EntityHit.model_validate(e, from_attributes=True) for e in result.entities],
         fallback=result.fallback,
-        answer=reply,
+        answer=result.answer,
         timings_ms=result.timings_ms,
     )

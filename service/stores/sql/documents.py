@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, Row, func, select, update
 
+from service.domain.records import Document, DocumentStatus, Namespace
 from service.errors import Conflict, DocumentNotFound, InvalidInput, NamespaceNotFound
 from service.stores.sql import tables as t
 from service.stores.sql.db import reader
+from service.stores.sql.rows import record
 
 NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -30,46 +33,20 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class Namespace:
-    name: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class Document:
-    namespace: str
-    id: str
-    title: str | None
-    text: str
-    metadata: dict[str, Any]
-    content_hash: str
-    status: str
-    error: str | None
-    job_id: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-def _document(row) -> Document:
-    return Document(
-        namespace=row.namespace,
-        id=row.id,
-        title=row.title,
-        text=row.text,
-        metadata=row.metadata or {},
-        content_hash=row.content_hash,
-        status=row.status,
-        error=row.error,
-        job_id=row.job_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+def _document(row: Row[Any]) -> Document:
+    return record(Document, row, metadata=row.metadata or {}, status=DocumentStatus(row.status))
 
 
 class DocumentStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction for a use case that spans several of this store's (and the job
+        queue's) calls: committed when the block ends, rolled back when it raises."""
+        with self._engine.begin() as conn:
+            yield conn
 
     # --- namespaces -------------------------------------------------------------------------
 
@@ -129,7 +106,7 @@ class DocumentStore:
 
     def delete_namespace_rows(self, conn: Connection, name: str) -> None:
         """Inside the caller's transaction: the namespace row with its jobs and documents (the
-        graph is the caller's business; see ``pipeline.documents.delete_namespace``)."""
+        graph is the caller's business; see ``pipeline.namespaces.DeleteNamespace``)."""
         conn.execute(t.jobs.delete().where(t.jobs.c.namespace == name))
         conn.execute(t.documents.delete().where(t.documents.c.namespace == name))
         conn.execute(t.namespaces.delete().where(t.namespaces.c.name == name))
@@ -174,7 +151,7 @@ class DocumentStore:
             conn.execute(
                 update(t.documents)
                 .where(t.documents.c.namespace == namespace, t.documents.c.id.in_(ids[i : i + 500]))
-                .values(status="pending", error=None, job_id=job_id, updated_at=now())
+                .values(status=DocumentStatus.PENDING, error=None, job_id=job_id, updated_at=now())
             )
 
     def get(self, namespace: str, document_id: str) -> Document:
@@ -205,7 +182,7 @@ class DocumentStore:
         conn.execute(
             update(t.documents)
             .where(t.documents.c.namespace == namespace, t.documents.c.id == document_id)
-            .values(status="deleting", updated_at=now())
+            .values(status=DocumentStatus.DELETING, updated_at=now())
         )
 
     def get_many(self, namespace: str, ids: list[str]) -> list[Document]:
@@ -214,7 +191,7 @@ class DocumentStore:
         return [found[i] for i in ids if i in found]
 
     def list(
-        self, namespace: str, *, limit: int, offset: int, status: str | None = None
+        self, namespace: str, *, limit: int, offset: int, status: DocumentStatus | None = None
     ) -> tuple[list[Document], int]:
         with reader(self._engine) as conn:
             self.get_namespace(namespace, conn)
@@ -234,7 +211,13 @@ class DocumentStore:
         return [_document(r) for r in rows], total
 
     def set_status(
-        self, namespace: str, document_id: str, status: str, error: str | None = None, *, job_id: str
+        self,
+        namespace: str,
+        document_id: str,
+        status: DocumentStatus,
+        error: str | None = None,
+        *,
+        job_id: str,
     ) -> bool:
         """Record a document's outcome for the job that indexes it; False (nothing changed) when
         the document now belongs to another job or is gone."""
