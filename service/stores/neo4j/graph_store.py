@@ -19,6 +19,7 @@ Data model (Cypher in ``cypher.py``, constraints and indexes in ``schema.py``):
 * Every node and every ``:FACT``/``:SYNONYM`` relationship carries ``namespace``; every statement
   filters on it.
 
+Writes and deletes run in ``writes.py``; this module opens their sessions and holds the reads.
 Vector search uses the native vector indexes (one per kind, global across namespaces) to pick
 candidates and scores them exactly as the SQL backend does (``vector_search.py``).
 """
@@ -47,8 +48,11 @@ from service.errors import GraphStoreUnavailable
 from service.settings import GraphSettings
 from service.stores.batching import chunks
 from service.stores.export import build_export
-from service.stores.neo4j import cypher, schema, vector_search
+from service.stores.neo4j import cypher, schema, vector_search, writes
+from service.stores.neo4j.writes import DanglingReference
 from service.stores.vector_cache import VectorCache, top_k_search
+
+__all__ = ["DanglingReference", "Neo4jGraphStore"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +66,6 @@ class _NotCached(Exception):
     pass
 
 
-class DanglingReference(ValueError):
-    """A batch's mention, fact or synonym names an entity or passage that does not exist."""
-
-
 def _translate_errors(fn: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:
@@ -75,10 +75,6 @@ def _translate_errors(fn: Callable[..., T]) -> Callable[..., T]:
             raise GraphStoreUnavailable(f"Neo4j is unavailable: {exc.__class__.__name__}: {exc}") from exc
 
     return wrapper
-
-
-def _vector(v: np.ndarray) -> list[float]:
-    return np.asarray(v, dtype=np.float32).ravel().tolist()
 
 
 def _matrix(rows: list[list[float]]) -> np.ndarray:
@@ -142,10 +138,6 @@ class Neo4jGraphStore:
             out += self._read(query, {"namespace": namespace, "ids": list(chunk)})
         return out
 
-    def _run_chunked(self, tx: neo4j.ManagedTransaction, query: str, namespace: str, rows: list) -> None:
-        for chunk in chunks(rows, self._batch):
-            tx.run(query, {"namespace": namespace, "rows": list(chunk)}).consume()
-
     # --- schema -----------------------------------------------------------------------------
 
     @_translate_errors
@@ -156,74 +148,7 @@ class Neo4jGraphStore:
 
     @_translate_errors
     def write(self, batch: GraphWriteBatch) -> None:
-        ns = batch.namespace
-        passages = [
-            {
-                "id": p.id,
-                "document_id": p.document_id,
-                "idx": int(p.index),
-                "title": p.title,
-                "text": p.text,
-                "embedding": _vector(p.embedding),
-            }
-            for p in batch.passages
-        ]
-        entities = [{"id": e.id, "name": e.name, "embedding": _vector(e.embedding)} for e in batch.entities]
-        # The first row of a fact id in the batch names its relation text and vector (the SQL
-        # backend's insert-or-ignore keeps the first row too).
-        canonical: dict[str, Any] = {}
-        for f in batch.facts:
-            canonical.setdefault(f.id, f)
-        facts = [
-            {
-                "id": f.id,
-                "subject_id": f.subject_id,
-                "object_id": f.object_id,
-                "passage_id": f.passage_id,
-                "relation": canonical[f.id].relation,
-                "embedding": _vector(canonical[f.id].embedding),
-            }
-            for f in batch.facts
-        ]
-        mentions = [{"passage_id": m.passage_id, "entity_id": m.entity_id} for m in batch.mentions]
-        synonyms = [
-            {"entity_a": s.entity_a, "entity_b": s.entity_b, "score": float(s.score)} for s in batch.synonyms
-        ]
-        own_entities = {e.id for e in batch.entities}
-        own_passages = {p.id for p in batch.passages}
-        other_entities = sorted(
-            {m.entity_id for m in batch.mentions}
-            | {f.subject_id for f in batch.facts}
-            | {f.object_id for f in batch.facts}
-            | {s.entity_a for s in batch.synonyms}
-            | {s.entity_b for s in batch.synonyms}
-        )
-        other_entities = [e for e in other_entities if e not in own_entities]
-        other_passages = sorted(
-            ({m.passage_id for m in batch.mentions} | {f.passage_id for f in batch.facts}) - own_passages
-        )
-
-        def work(tx: neo4j.ManagedTransaction) -> int:
-            version = tx.run(cypher.BUMP_VERSION, {"namespace": ns}).single(strict=True)["version"]
-            self._run_chunked(tx, cypher.MERGE_PASSAGES, ns, passages)
-            self._run_chunked(tx, cypher.MERGE_ENTITIES, ns, entities)
-            missing: list[str] = []
-            for query, wanted in (
-                (cypher.MISSING_ENTITIES, other_entities),
-                (cypher.MISSING_PASSAGES, other_passages),
-            ):
-                for chunk in chunks(wanted, self._batch):
-                    missing += [r["id"] for r in tx.run(query, {"namespace": ns, "ids": list(chunk)})]
-            if missing:
-                raise DanglingReference(
-                    f"batch for document {batch.document_id!r} references ids that are not in namespace "
-                    f"{ns!r}: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
-                )
-            self._run_chunked(tx, cypher.MERGE_MENTIONS, ns, mentions)
-            self._run_chunked(tx, cypher.MERGE_FACTS, ns, facts)
-            self._run_chunked(tx, cypher.MERGE_SYNONYMS, ns, synonyms)
-            return int(version)
-
+        work = writes.write_work(batch, self._batch)
         with self._session() as session:
             after = session.execute_write(work)
         self._vectors.follow_write(batch, after - 1, after)
@@ -232,59 +157,16 @@ class Neo4jGraphStore:
     def delete_documents(self, namespace: str, document_ids: Sequence[str]) -> None:
         if not document_ids:
             return
-        documents = list(dict.fromkeys(document_ids))
-
-        def work(tx: neo4j.ManagedTransaction) -> None:
-            tx.run(cypher.BUMP_VERSION, {"namespace": namespace}).consume()
-            passage_ids: list[str] = []
-            for chunk in chunks(documents, self._batch):
-                passage_ids += [
-                    r["id"]
-                    for r in tx.run(
-                        cypher.DOCUMENT_PASSAGES, {"namespace": namespace, "document_ids": list(chunk)}
-                    )
-                ]
-            entity_ids: set[str] = set()
-            for chunk in chunks(passage_ids, self._batch):
-                params = {"namespace": namespace, "passage_ids": list(chunk)}
-                entity_ids.update(r["id"] for r in tx.run(cypher.MENTIONED_ENTITIES, params))
-                tx.run(cypher.DELETE_FACT_SUPPORT, params).consume()
-                tx.run(cypher.DELETE_PASSAGES, params).consume()
-            for chunk in chunks(sorted(entity_ids), self._batch):
-                tx.run(
-                    cypher.DELETE_UNMENTIONED_ENTITIES, {"namespace": namespace, "entity_ids": list(chunk)}
-                ).consume()
-
+        work = writes.delete_documents_work(namespace, document_ids, self._batch)
         with self._session() as session:
             session.execute_write(work)
         self._vectors.invalidate(namespace)
 
     @_translate_errors
     def delete_namespace(self, namespace: str) -> None:
-        """Deletes in transactions of at most ``batch_rows`` elements (a namespace can outgrow one
-        transaction's memory), so an interrupted call is simply repeated. The version is bumped
-        once, at the end (a snapshot built mid-way carries the old version, so it is rebuilt),
-        and the GraphMeta node stays: versions never go back (GraphStore.graph_version)."""
-
-        def bump(tx: neo4j.ManagedTransaction) -> None:
-            tx.run(cypher.BUMP_VERSION, {"namespace": namespace}).consume()
-
-        def delete_some(query: str) -> Callable[[neo4j.ManagedTransaction], int]:
-            def work(tx: neo4j.ManagedTransaction) -> int:
-                record = tx.run(query, {"namespace": namespace, "limit": self._batch}).single(strict=True)
-                return int(record["n"])
-
-            return work
-
+        """In transactions of at most ``batch_rows`` elements; see ``writes.delete_namespace``."""
         with self._session() as session:
-            for query in (
-                cypher.DELETE_NAMESPACE_FACTS,
-                cypher.DELETE_NAMESPACE_PASSAGES,
-                cypher.DELETE_NAMESPACE_ENTITIES,
-            ):
-                while session.execute_write(delete_some(query)) >= self._batch:
-                    pass
-            session.execute_write(bump)
+            writes.delete_namespace(session, namespace, self._batch)
         self._vectors.invalidate(namespace)
 
     # --- reads ------------------------------------------------------------------------------
