@@ -5,14 +5,8 @@ from __future__ import annotations
 from service.domain.models import Extraction, PassageText
 from service.errors import ExtractionFailed, LLMError
 from service.extraction.base import clean_extraction
-from service.extraction.prompts import (
-    PROMPT_VERSION,
-    ner_messages,
-    parse_ner,
-    parse_triples,
-    triples_messages,
-)
 from service.llm.client import LLMClient
+from service.prompts import openie as openie_prompt
 
 
 class LLMExtractor:
@@ -24,9 +18,15 @@ class LLMExtractor:
     def extract(self, passage: PassageText) -> Extraction:
         text = passage.content
         try:
-            ner = self._client.complete(ner_messages(text), prompt_version=PROMPT_VERSION, parse=parse_ner)
+            ner = self._client.complete(
+                openie_prompt.ner_messages(text),
+                prompt_version=openie_prompt.VERSION,
+                parse=openie_prompt.parse_ner,
+            )
             triples = self._client.complete(
-                triples_messages(text, ner.named_entities), prompt_version=PROMPT_VERSION, parse=parse_triples
+                openie_prompt.triples_messages(text, ner.named_entities),
+                prompt_version=openie_prompt.VERSION,
+                parse=openie_prompt.parse_triples,
             )
         except LLMError as exc:
             raise ExtractionFailed(f"LLM extraction failed: {exc.detail}") from exc

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable
 
 from service.errors import LLMError
-from service.extraction.prompts import FILTER_PROMPT_VERSION, filter_messages, parse_filter
 from service.llm.client import LLMClient
+from service.prompts import fact_filter as filter_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,9 @@ def llm_fact_filter(llm: LLMClient) -> FactFilter:
     def keep(question: str, facts: list[str]) -> list[int] | None:
         try:
             answer = llm.complete(
-                filter_messages(question, facts), prompt_version=FILTER_PROMPT_VERSION, parse=parse_filter
+                filter_prompt.messages(question, facts),
+                prompt_version=filter_prompt.VERSION,
+                parse=filter_prompt.parse,
             )
         except LLMError as exc:
             logger.warning("fact filter unavailable, using unfiltered facts: %s", exc.detail)
