@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import Column, Connection, select
 
 from service.domain.models import GraphWriteBatch
 from service.stores.batching import chunks
@@ -141,22 +141,8 @@ def _delete_passages(conn: Connection, passage_ids: list[str]) -> None:
         )
         conn.execute(t.fact_passages.delete().where(t.fact_passages.c.passage_id.in_(chunk)))
         conn.execute(t.mentions.delete().where(t.mentions.c.passage_id.in_(chunk)))
-    still_supported: set[str] = set()
-    for chunk in chunks(sorted(fact_ids), CHUNK):
-        still_supported.update(
-            conn.execute(
-                select(t.fact_passages.c.fact_id).where(t.fact_passages.c.fact_id.in_(chunk)).distinct()
-            ).scalars()
-        )
-    dead_facts = sorted(fact_ids - still_supported)
-    still_mentioned: set[str] = set()
-    for chunk in chunks(sorted(entity_ids), CHUNK):
-        still_mentioned.update(
-            conn.execute(
-                select(t.mentions.c.entity_id).where(t.mentions.c.entity_id.in_(chunk)).distinct()
-            ).scalars()
-        )
-    dead_entities = sorted(entity_ids - still_mentioned)
+    dead_facts = sorted(fact_ids - _still_referenced(conn, t.fact_passages.c.fact_id, fact_ids))
+    dead_entities = sorted(entity_ids - _still_referenced(conn, t.mentions.c.entity_id, entity_ids))
     for chunk in chunks(dead_facts, CHUNK):
         conn.execute(t.facts.delete().where(t.facts.c.id.in_(chunk)))
     for chunk in chunks(dead_entities, CHUNK):
@@ -167,6 +153,14 @@ def _delete_passages(conn: Connection, passage_ids: list[str]) -> None:
         conn.execute(t.vectors.delete().where(t.vectors.c.item_id.in_(chunk)))
     for chunk in chunks(passage_ids, CHUNK):
         conn.execute(t.passages.delete().where(t.passages.c.id.in_(chunk)))
+
+
+def _still_referenced(conn: Connection, column: Column[str], ids: set[str]) -> set[str]:
+    """Those of ``ids`` that some row still holds in ``column``."""
+    found: set[str] = set()
+    for chunk in chunks(sorted(ids), CHUNK):
+        found.update(conn.execute(select(column).where(column.in_(chunk)).distinct()).scalars())
+    return found
 
 
 def delete_namespace(conn: Connection, namespace: str) -> None:
