@@ -95,24 +95,13 @@ class SqlGraphStore:
 
     def export_graph(self, namespace: str) -> GraphExport:
         with reader(self._engine) as conn:
-            passage_ids = (
-                conn.execute(
-                    select(t.passages.c.id)
-                    .where(t.passages.c.namespace == namespace)
-                    .order_by(t.passages.c.id)
-                )
-                .scalars()
-                .all()
-            )
-            entity_ids = (
-                conn.execute(
-                    select(t.entities.c.id)
-                    .where(t.entities.c.namespace == namespace)
-                    .order_by(t.entities.c.id)
-                )
-                .scalars()
-                .all()
-            )
+
+            def node_ids_of(table) -> Sequence[str]:
+                query = select(table.c.id).where(table.c.namespace == namespace).order_by(table.c.id)
+                return conn.execute(query).scalars().all()
+
+            passage_ids = node_ids_of(t.passages)
+            entity_ids = node_ids_of(t.entities)
             fact_pairs = conn.execute(
                 select(t.facts.c.subject_id, t.facts.c.object_id, func.count())
                 .select_from(t.facts.join(t.fact_passages, t.fact_passages.c.fact_id == t.facts.c.id))
