@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 from service.domain.ids import content_hash
 from service.stores.sql import tables as t
 from service.stores.sql.db import reader
-from service.stores.sql.dialect import insert_ignore
+from service.stores.sql.dialect import upsert
 
 
 def cache_key(model: str, prompt_version: str, messages: list[dict], temperature: float) -> str:
@@ -31,9 +31,14 @@ class LLMCache:
             return conn.execute(select(t.llm_cache.c.response).where(t.llm_cache.c.key == key)).scalar()
 
     def put(self, key: str, model: str, response: str) -> None:
+        """Store a validated response; it replaces whatever the key held (a cached answer that no
+        longer validates was asked again, and its fresh answer must not be asked a third time)."""
+        stamp = datetime.now(UTC)
         with self._engine.begin() as conn:
-            insert_ignore(
+            upsert(
                 conn,
                 t.llm_cache,
-                [{"key": key, "model": model, "response": response, "created_at": datetime.now(UTC)}],
+                {"key": key, "model": model, "response": response, "created_at": stamp},
+                key=[t.llm_cache.c.key],
+                set_={"model": model, "response": response, "created_at": stamp},
             )

@@ -41,14 +41,18 @@ class LexicalIndex:
         self.version = version
         self.size = len(texts)
         self._retriever = bm25s.BM25()
-        if texts:
-            self._retriever.index(_tokenize(texts), show_progress=False)
+        tokens = _tokenize(texts)
+        # bm25s cannot index an empty vocabulary (no passage has a word of two or more
+        # characters that is not a stopword): such an index ranks nothing.
+        self._empty = not any(tokens)
+        if not self._empty:
+            self._retriever.index(tokens, show_progress=False)
 
     def scores(self, query: str) -> np.ndarray:
         """The BM25 score of every passage row for the query (zeros when no query token is in the
         vocabulary)."""
-        if self.size == 0:
-            return np.zeros(0, dtype=np.float32)
+        if self._empty:
+            return np.zeros(self.size, dtype=np.float32)
         vocab = self._retriever.vocab_dict
         tokens = [t for t in _tokenize([query])[0] if t in vocab]
         if not tokens:

@@ -78,14 +78,6 @@ def test_an_index_of_no_passages_ranks_nothing():
     assert index.size == 0 and index.rank("apple", 5) == []
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # bm25s divides by an average length of 0
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG: bm25s.BM25.index raises ValueError (max() of an empty vocabulary) when no passage "
-    "has a token of two or more word characters that is not a stopword, e.g. a namespace whose "
-    "only document is 'It is 1.'; a bm25 query on it answers HTTP 500",
-)
 def test_passages_without_an_indexable_word_rank_nothing():
     index = _index(["It is 1.", ""])
     assert index.size == 2 and index.rank("it is 1", 5) == []

@@ -354,12 +354,6 @@ def test_a_cached_answer_that_no_longer_validates_is_asked_again(scripted, cache
     assert len(server.requests) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): the valid answer that replaces a cached answer that no longer validates "
-    "is never stored (LLMCache.put skips a key already stored: insert-or-ignore), so every "
-    "later call asks the endpoint again and logs the warning again",
-)
 def test_the_fresh_answer_replaces_a_cached_answer_that_no_longer_validates(scripted, cache):
     server = scripted(_answer('{"v": 1}'), _answer('{"v": 2, "ok": true}'))
     _ask(_client(server.base_url, cache))
