@@ -1,15 +1,13 @@
 """Personalized PageRank (pure: no I/O).
 
-Two implementations with the same semantics: ``personalized_pagerank`` calls igraph's prpack
-solver on an ``igraph.Graph`` (the reference), and ``TransitionMatrix`` precomputes the sparse
-column-stochastic matrix of a graph once and runs power iteration per query. The second is what
-queries use: on an 18k-node graph it answers in a few milliseconds with a steady tail, where
-prpack re-prepares the graph on every call. A unit test holds them to the same answer.
+``TransitionMatrix`` precomputes the sparse column-stochastic matrix of a graph once per
+snapshot and runs power iteration per query: on an 18k-node graph it answers in a few
+milliseconds with a steady tail, where igraph's prpack (HippoRAG's solver) re-prepares the graph
+on every call. The unit tests hold it to prpack's answer (igraph is a test dependency only).
 """
 
 from __future__ import annotations
 
-import igraph as ig
 import numpy as np
 from scipy import sparse
 
@@ -21,25 +19,6 @@ def _check_reset(reset: np.ndarray, n: int) -> np.ndarray:
     if (reset < 0).any() or reset.sum() <= 0:
         raise ValueError("reset vector must be non-negative with a positive sum")
     return reset / reset.sum()
-
-
-def personalized_pagerank(graph: ig.Graph, reset: np.ndarray, damping: float) -> np.ndarray:
-    """Stationary distribution of a walk that restarts to ``reset`` (any non-negative vector,
-    normalized here) with probability ``1 - damping``. Edge attribute ``weight`` is used when
-    present. Returns one probability per vertex (sums to 1)."""
-    if graph.vcount() == 0:
-        return np.zeros(0)
-    reset = _check_reset(reset, graph.vcount())
-    weights = "weight" if "weight" in graph.es.attributes() else None
-    scores = graph.personalized_pagerank(
-        vertices=None,
-        directed=False,
-        damping=damping,
-        reset=reset.tolist(),
-        weights=weights,
-        implementation="prpack",
-    )
-    return np.asarray(scores, dtype=float)
 
 
 class TransitionMatrix:
@@ -64,8 +43,10 @@ class TransitionMatrix:
     def personalized_pagerank(
         self, reset: np.ndarray, damping: float, *, tol: float = 1e-10, max_iter: int = 1000
     ) -> np.ndarray:
-        """Same contract as ``personalized_pagerank``; a vertex with no edges gives its mass
-        back according to ``reset`` (as prpack does)."""
+        """Stationary distribution of a walk that restarts to ``reset`` (any non-negative vector
+        with a positive sum, normalized here) with probability ``1 - damping``, over the
+        weighted undirected edges. One probability per vertex (sums to 1); a vertex with no
+        edges gives its mass back according to ``reset`` (as prpack does)."""
         if self.n == 0:
             return np.zeros(0)
         r = _check_reset(reset, self.n)

@@ -1,15 +1,20 @@
-import igraph as ig
+"""The service's walk (``TransitionMatrix``): its semantics, and prpack's answer as reference."""
+
 import numpy as np
 import pytest
 
-from service.retrieval.ppr import personalized_pagerank
+from service.retrieval.ppr import TransitionMatrix
+from tests.support.reference_ppr import prpack_ppr
 
 
 def _graph(n, edges, weights=None):
-    g = ig.Graph(n=n, edges=edges, directed=False)
-    if weights is not None:
-        g.es["weight"] = weights
-    return g
+    return TransitionMatrix(
+        n, [(a, b, w) for (a, b), w in zip(edges, weights or [1.0] * len(edges), strict=True)]
+    )
+
+
+def personalized_pagerank(graph: TransitionMatrix, reset, damping):
+    return graph.personalized_pagerank(reset, damping)
 
 
 def test_path_graph_mass_decays_with_distance_from_seed():
@@ -53,8 +58,6 @@ def test_rejects_bad_reset_vectors():
 
 
 def test_power_iteration_matches_igraph_prpack_on_a_random_weighted_graph():
-    from service.retrieval.ppr import TransitionMatrix
-
     rng = np.random.default_rng(7)
     n = 400
     merged: dict[tuple[int, int], float] = {}
@@ -67,19 +70,15 @@ def test_power_iteration_matches_igraph_prpack_on_a_random_weighted_graph():
     edges = [(a, b, w) for (a, b), w in sorted(merged.items())]
     reset = np.zeros(n)
     reset[[3, 50, 399]] = [1.0, 0.5, 0.25]
-    reference = personalized_pagerank(
-        _graph(n, [(a, b) for a, b, _ in edges], [w for *_, w in edges]), reset, 0.5
-    )
+    reference = prpack_ppr(n, [(a, b) for a, b, _ in edges], [w for *_, w in edges], reset, 0.5)
     fast = TransitionMatrix(n, edges).personalized_pagerank(reset, 0.5)
     assert np.abs(reference - fast).max() < 1e-9
     assert fast.sum() == pytest.approx(1.0)
 
 
 def test_power_iteration_handles_isolated_vertices_like_prpack():
-    from service.retrieval.ppr import TransitionMatrix
-
     edges = [(0, 1, 1.0), (1, 2, 2.0)]  # vertex 3 has no edges
     reset = np.array([0.5, 0.0, 0.0, 0.5])
-    reference = personalized_pagerank(_graph(4, [(0, 1), (1, 2)], [1.0, 2.0]), reset, 0.5)
+    reference = prpack_ppr(4, [(0, 1), (1, 2)], [1.0, 2.0], reset, 0.5)
     fast = TransitionMatrix(4, edges).personalized_pagerank(reset, 0.5)
     assert np.abs(reference - fast).max() < 1e-9
