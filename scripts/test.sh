@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite from a fresh clone: installs PostgreSQL's server package when missing, the
 # package with its dev tools, the pinned Neo4j jars from Maven Central (the test session starts a
-# real Neo4j and a real PostgreSQL itself), then runs ruff and pytest. Extra arguments go to pytest.
+# real Neo4j and a real PostgreSQL itself), then runs ruff, mypy and pytest. Extra arguments go to
+# pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,7 @@ python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 mvn -B -q -f tools/neo4j/pom.xml dependency:copy-dependencies -DincludeScope=runtime >/dev/null
 
 python3 -m ruff check service tests benchmarks migrations
+python3 -m mypy  # service/, configured in pyproject.toml
 
 set +e
 python3 -m pytest "$@"

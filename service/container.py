@@ -215,6 +215,7 @@ class Container:
         self._closed = True
         if "graph" in self.__dict__:
             self.graph.close()
-        if self.__dict__.get("llm") is not None:
-            self.llm.close()
+        llm = self.__dict__.get("llm")
+        if llm is not None:
+            llm.close()
         self.engine.dispose()

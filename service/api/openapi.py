@@ -14,10 +14,10 @@ import yaml
 def openapi_yaml() -> str:
     from service.app import create_app
     from service.container import Container
-    from service.settings import Settings
+    from service.settings import DatabaseSettings, Settings
 
     # Building the schema touches no storage: the container is never opened.
-    app = create_app(Container.from_settings(Settings(database={"url": "sqlite://"})))
+    app = create_app(Container.from_settings(Settings(database=DatabaseSettings(url="sqlite://"))))
     return yaml.safe_dump(app.openapi(), sort_keys=False, allow_unicode=True, width=100)
 
 

@@ -20,11 +20,10 @@ MAX_METADATA_BYTES = 64 * 1024  # serialized as compact UTF-8 JSON
 MAX_OFFSET = 2**62  # list offsets; larger values overflow the database's 64-bit integers
 
 
-def _check_text(value: str | None, what: str) -> str | None:
-    if value is not None:
-        problem = unstorable_text(value)
-        if problem:
-            raise ValueError(f"{what} {problem}")
+def _check_text(value: str, what: str) -> str:
+    problem = unstorable_text(value)
+    if problem:
+        raise ValueError(f"{what} {problem}")
     return value
 
 
@@ -109,7 +108,7 @@ class DocumentIn(BaseModel):
     @field_validator("title")
     @classmethod
     def _title(cls, value: str | None) -> str | None:
-        return _check_text(value, "title")
+        return None if value is None else _check_text(value, "title")
 
     @field_validator("text")
     @classmethod

@@ -17,7 +17,7 @@ class Extractor(Protocol):
         returns a partial result for a passage it could not process."""
 
 
-def clean_extraction(entities: list[str], triples: Sequence[Triple | tuple[str, str, str]]) -> Extraction:
+def clean_extraction(entities: Sequence[str], triples: Sequence[Triple | Sequence[str]]) -> Extraction:
     """Drop empty names and degenerate triples, and de-duplicate by normalized identity while
     keeping first-seen order (deterministic graphs from deterministic extractor output)."""
     seen_entities: dict[str, str] = {}
@@ -27,10 +27,15 @@ def clean_extraction(entities: list[str], triples: Sequence[Triple | tuple[str, 
             seen_entities[key] = name.strip()
     seen_triples: dict[tuple[str, str, str], Triple] = {}
     for triple in triples:
-        s, r, o = (triple.subject, triple.relation, triple.object) if isinstance(triple, Triple) else triple
-        evidence = triple.evidence if isinstance(triple, Triple) else None
-        key = (normalize_name(s), normalize_name(r), normalize_name(o))
-        if not all(key) or key[0] == key[2] or key in seen_triples:
+        evidence: str | None = None
+        if isinstance(triple, Triple):
+            parts: Sequence[str] = (triple.subject, triple.relation, triple.object)
+            evidence = triple.evidence
+        else:
+            parts = triple  # callers pass three strings (parsers drop other lengths)
+        s, r, o = parts
+        identity = (normalize_name(s), normalize_name(r), normalize_name(o))
+        if not all(identity) or identity[0] == identity[2] or identity in seen_triples:
             continue
-        seen_triples[key] = Triple(s.strip(), r.strip(), o.strip(), evidence)
+        seen_triples[identity] = Triple(s.strip(), r.strip(), o.strip(), evidence)
     return Extraction(entities=tuple(seen_entities.values()), triples=tuple(seen_triples.values()))

@@ -124,4 +124,4 @@ class ImportedExtractor:
         found = self._by_document.get(passage.document_id)
         if found is None:
             raise ExtractionFailed(f"no imported OpenIE for document {passage.document_id}")
-        return clean_extraction(list(found.entities), list(found.triples))
+        return clean_extraction(found.entities, found.triples)

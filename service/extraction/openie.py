@@ -30,4 +30,4 @@ class LLMExtractor:
             )
         except LLMError as exc:
             raise ExtractionFailed(f"LLM extraction failed: {exc.detail}") from exc
-        return clean_extraction(ner.named_entities, [tuple(t) for t in triples.triples])
+        return clean_extraction(ner.named_entities, triples.triples)

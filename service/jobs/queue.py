@@ -19,7 +19,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Row, and_, func, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, and_, func, select, true, update
 
 from service.domain.records import (
     DocumentError,
@@ -295,12 +295,12 @@ class JobQueue:
     def list(
         self, *, namespace: str | None, status: JobStatus | None, limit: int, offset: int
     ) -> tuple[list[Job], int]:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = [true()]
         if namespace:
             conditions.append(t.jobs.c.namespace == namespace)
         if status:
             conditions.append(t.jobs.c.status == status)
-        where = and_(*conditions) if conditions else True
+        where = and_(*conditions)
         with reader(self._engine) as conn:
             total = int(conn.execute(select(func.count()).select_from(t.jobs).where(where)).scalar_one())
             rows = conn.execute(

@@ -10,8 +10,8 @@ from service.domain.models import GraphExport, NodeKind
 
 
 def build_export(
-    node_ids: list[str],
-    kinds: list[NodeKind],
+    passage_ids: list[str],
+    entity_ids: list[str],
     fact_pairs: Iterable[tuple[str, str, int]],
     mention_pairs: Iterable[tuple[str, str]],
     synonym_pairs: Iterable[tuple[str, str, float]],
@@ -20,8 +20,11 @@ def build_export(
 
     ``fact_pairs`` are ``(subject_id, object_id, n)`` with ``n`` the number of (fact, supporting
     passage) pairs; mention edges weigh 1; synonym edges weigh their cosine. Edges touching an id
-    that is not in ``node_ids``, and self loops, are dropped.
+    that is not among the nodes (passages first, then entities), and self loops, are dropped.
     """
+    node_ids = [*passage_ids, *entity_ids]
+    kinds: list[NodeKind] = ["passage" for _ in passage_ids]
+    kinds.extend("entity" for _ in entity_ids)
     index = {id_: i for i, id_ in enumerate(node_ids)}
     weights: dict[tuple[int, int], float] = defaultdict(float)
 

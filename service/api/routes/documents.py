@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
@@ -17,7 +17,11 @@ from service.domain.records import Document, DocumentStatus
 from service.pipeline.documents import NewDocument
 
 router = APIRouter(prefix="/v1/namespaces/{namespace}", tags=["documents"])
-ERRORS = {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse},
+    409: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+}
 
 
 def _document(d: Document) -> DocumentResponse:

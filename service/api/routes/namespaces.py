@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response, status
 
 from service.api.deps import ContainerDep
@@ -12,7 +14,7 @@ from service.api.schemas import (
 )
 
 router = APIRouter(prefix="/v1/namespaces", tags=["namespaces"])
-E404 = {404: {"model": ErrorResponse}}
+E404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
 
 @router.post(

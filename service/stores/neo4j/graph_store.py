@@ -39,7 +39,6 @@ from service.domain.models import (
     GraphExport,
     GraphStats,
     GraphWriteBatch,
-    NodeKind,
     StoredFact,
     StoredPassage,
     VectorKind,
@@ -195,9 +194,7 @@ class Neo4jGraphStore:
 
         with self._session() as session:
             passage_ids, entity_ids, fact_pairs, mention_pairs, synonym_pairs = session.execute_read(work)
-        node_ids = passage_ids + entity_ids
-        kinds: list[NodeKind] = ["passage"] * len(passage_ids) + ["entity"] * len(entity_ids)
-        return build_export(node_ids, kinds, fact_pairs, mention_pairs, synonym_pairs)
+        return build_export(passage_ids, entity_ids, fact_pairs, mention_pairs, synonym_pairs)
 
     @_translate_errors
     def fact_sources(self, namespace: str) -> list[tuple[str, str]]:

@@ -94,8 +94,9 @@ def migrate(engine: Engine) -> None:
         # keys on, dropping a parent table would cascade into its children's rows. The pragma
         # only changes outside a transaction, so it is set on the raw connection first, and the
         # keys are checked before the migration commits.
-        if sqlite:
-            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        raw = conn.connection.driver_connection
+        if sqlite and raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
         try:
             with conn.begin():
                 cfg.attributes["connection"] = conn
@@ -103,8 +104,8 @@ def migrate(engine: Engine) -> None:
                 if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
                     raise RuntimeError("migration left rows that violate foreign keys; rolled back")
         finally:
-            if sqlite:
-                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+            if sqlite and raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
     logger.info("database schema at head (%s)", engine.url.render_as_string(hide_password=True))
 
 

@@ -19,7 +19,6 @@ from service.domain.models import (
     GraphExport,
     GraphStats,
     GraphWriteBatch,
-    NodeKind,
     StoredFact,
     StoredPassage,
     VectorKind,
@@ -118,9 +117,7 @@ class SqlGraphStore:
                     t.synonyms.c.namespace == namespace
                 )
             ).all()
-        node_ids = list(passage_ids) + list(entity_ids)
-        kinds: list[NodeKind] = ["passage"] * len(passage_ids) + ["entity"] * len(entity_ids)
-        return build_export(node_ids, kinds, fact_pairs, mention_pairs, synonym_pairs)
+        return build_export(list(passage_ids), list(entity_ids), fact_pairs, mention_pairs, synonym_pairs)
 
     def fact_sources(self, namespace: str) -> list[tuple[str, str]]:
         with reader(self._engine) as conn:

@@ -15,6 +15,5 @@ def record(cls: type[T], row: Row[Any], **converted: Any) -> T:
     stored form differs from the record's (JSON into typed values, strings into enums). Columns
     the record does not declare (bookkeeping such as ``worker_id``) are left out."""
     values = row._mapping
-    return cls(  # type: ignore[call-arg]
-        **{f.name: converted[f.name] if f.name in converted else values[f.name] for f in fields(cls)}  # type: ignore[arg-type]
-    )
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]  # cls is a dataclass
+    return cls(**{n: converted[n] if n in converted else values[n] for n in names})
