@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,3 @@ def migrate(engine: Engine) -> None:
             if sqlite and raw is not None:
                 raw.execute("PRAGMA foreign_keys=ON")
     logger.info("database schema at head (%s)", engine.url.render_as_string(hide_password=True))
-
-
-def is_migrated(engine: Engine) -> bool:
-    return inspect(engine).has_table("alembic_version")
