@@ -61,7 +61,7 @@ def question_entities(snapshot: Snapshot, question: str) -> set[int]:
 def link_facts(
     snapshot: Snapshot, query: np.ndarray, dense: np.ndarray, question: str, params: LinkingParams
 ) -> list[LinkedFact]:
-    """The ``top_k`` facts for the query, best first (ties broken by row for determinism)."""
+    """The ``top_k`` facts for the query, best first; exact ties by ``Snapshot.fact_tie_rank``."""
     if not snapshot.fact_ids or params.top_k <= 0:
         return []
     scores = snapshot.fact_matrix @ query
@@ -73,5 +73,5 @@ def link_facts(
             hit = np.isin(snapshot.fact_subject_nodes, named) | np.isin(snapshot.fact_object_nodes, named)
             scores = scores + params.question_entity_bonus * hit
     weights = min_max(scores)
-    order = np.lexsort((np.arange(len(scores)), -scores))[: params.top_k]
+    order = np.lexsort((snapshot.fact_tie_rank, -scores))[: params.top_k]
     return [LinkedFact(int(r), float(scores[r]), float(weights[r])) for r in order]

@@ -9,6 +9,8 @@ facts (not only the kept ones). Every expected number below is worked out by han
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -161,6 +163,26 @@ def test_ties_are_broken_by_row_and_equal_scores_all_weigh_one():
     assert rows == [0, 1]
     assert scores == pytest.approx([0.6, 0.6])
     assert weights == [1.0, 1.0]
+
+
+def test_exact_ties_go_to_the_shortest_statement_whatever_the_row():
+    # Facts read from one sentence share its vector and tie; the shortest statement (the closest
+    # entities) wins, then the text, never the row (rows follow ids that hash the namespace).
+    facts = [(KRAKOW, POLAND, [0.6, 0.8], [0]) for _ in range(4)]
+    snapshot = dataclasses.replace(
+        _snapshot(facts),
+        fact_texts=[
+            "Krakow was royal capital of Poland until 1596",
+            "Krakow in Poland",
+            "Krakow lies in Poland",
+            "Krakow in Polan",  # same length as row 1's statement minus one character
+        ],
+    )
+    rows, _, _ = _link(_params(top_k=3), snapshot=snapshot)
+    assert rows == [3, 1, 2]
+    # same length: by text
+    snapshot = dataclasses.replace(_snapshot(facts[:2]), fact_texts=["Krakow b", "Krakow a"])
+    assert _link(_params(top_k=2), snapshot=snapshot)[0] == [1, 0]
 
 
 def test_a_snapshot_without_facts_links_nothing():
