@@ -38,7 +38,6 @@ class NewDocument:
 class Submission:
     job_id: str
     document_ids: list[str]  # one per submitted document, in order (repeated for duplicates)
-    created: bool  # False when every document already existed: nothing new was queued
 
 
 def _validate(limits: LimitsSettings, docs: list[NewDocument], *, bulk: bool) -> None:
@@ -151,7 +150,7 @@ class SubmitDocuments:
             if not fresh and not retry:
                 job_id = next((existing[i].job_id for i in order if existing[i].job_id), None)
                 if job_id is not None:
-                    return Submission(job_id=job_id, document_ids=order, created=False)
+                    return Submission(job_id=job_id, document_ids=order)
             todo = fresh + retry
             payload = IngestPayload(
                 tuple(todo),
@@ -161,7 +160,7 @@ class SubmitDocuments:
             job_id = self.jobs.enqueue(conn, namespace, payload)
             store.insert(conn, [{**rows[i], "job_id": job_id} for i in fresh])
             store.reset_for_retry(conn, namespace, retry, job_id)
-        return Submission(job_id=job_id, document_ids=order, created=True)
+        return Submission(job_id=job_id, document_ids=order)
 
 
 @dataclass(frozen=True)

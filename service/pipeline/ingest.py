@@ -44,7 +44,6 @@ class DocumentOutcome:
     document_id: str
     ok: bool
     error: str | None = None
-    passages: int = 0
 
 
 @dataclass(frozen=True)
@@ -207,7 +206,7 @@ def _embed_and_write(
             outcome = DocumentOutcome(d.doc.id, False, f"graph write failed: {exc.__class__.__name__}: {exc}")
         else:
             available |= doc_entities
-            outcome = DocumentOutcome(d.doc.id, True, None, passages=n)
+            outcome = DocumentOutcome(d.doc.id, True, None)
         outcomes[d.doc.id] = outcome
         observer.document_done(outcome)
 
