@@ -1,16 +1,24 @@
 """Research prototype: graph-mode variants on the sample question and on MuSiQue-100 (offline).
 
     hippograph eval ../shared/data/musique-100 --modes graph --out /tmp/eval-offline   # once
-    python benchmarks/linking_variants.py --musique-data /tmp/eval-offline/data
+    python benchmarks/linking_variants.py --musique-data /tmp/eval-offline/data \
+        --sample ../shared/data/sample
 
 Why it exists: issue #2 asks that the sample question ("Which Stanford University professor
 works on Alzheimer's?") rank its gold passage (Thomas C. Sudhof) first on the offline default.
 Nothing in that passage mentions Alzheimer's. This script checks whether any reasonable change
 to how facts are embedded, linked or seeded ranks it first *without* losing recall on
 MuSiQue-100, the benchmark the defaults were chosen on. Each variant reuses the service's query
-code (``pipeline.query``); the ones that change a stage swap exactly that stage in, for the
-duration of the variant. Prints one JSON object per variant and a markdown table
+code (``pipeline.query.Query.rank``); the ones that change a stage swap exactly that stage in,
+for the duration of the variant. Prints one JSON object per variant and a markdown table
 (docs/retrieval.md, "The sample question").
+
+``--sample`` is optional and has no default: nothing here depends on ``../shared/data/sample``
+unless it is asked for. Without it the script runs the variants on MuSiQue-100 only and the
+table has no sample column. The table in docs/retrieval.md was made with ``--sample
+../shared/data/sample`` (the Sudhof question above). Any small dataset in the same format works
+(e.g. ``../shared/data/sample-multihop``); the sample column gives the rank of each gold passage
+of its first question, ``/``-separated where it has several.
 """
 
 from __future__ import annotations
@@ -36,11 +44,11 @@ import service.pipeline.query as query_module  # noqa: E402
 from service.container import Container  # noqa: E402
 from service.domain import ids  # noqa: E402
 from service.domain.models import PassageText  # noqa: E402
+from service.domain.records import QueryMode  # noqa: E402
 from service.evaluation.datasets import Dataset, load_dataset, passage_key  # noqa: E402
 from service.evaluation.harness import eval_namespace  # noqa: E402
 from service.extraction.offline import OfflineExtractor  # noqa: E402
-from service.jobs.worker import Worker  # noqa: E402
-from service.pipeline.documents import NewDocument, submit_documents  # noqa: E402
+from service.pipeline.documents import NewDocument  # noqa: E402
 from service.retrieval import linking  # noqa: E402
 from service.retrieval.lexical import LexicalIndex  # noqa: E402
 from service.retrieval.snapshot import Snapshot  # noqa: E402
@@ -93,8 +101,8 @@ def sample_corpus(data: Path, work: Path) -> Corpus:
     container = Container.from_settings(Settings(data_dir=work, extraction={"extractor": "offline"}))
     container.migrate()
     container.documents.create_namespace("sample")
-    submit_documents(container, "sample", [NewDocument(text=p.text, title=p.title) for p in dataset.corpus])
-    Worker(container).drain()
+    container.submit_documents("sample", [NewDocument(text=p.text, title=p.title) for p in dataset.corpus])
+    container.worker().drain()
     return _open("sample", container, "sample", dataset)
 
 
@@ -188,7 +196,6 @@ def dense_blend(corpus: Corpus, weight: float, signal: str) -> Iterator[None]:
 
 
 def evaluate(corpus: Corpus, snapshot: Snapshot) -> tuple[dict[int, float], list]:
-    c = corpus.container
     sums = dict.fromkeys(KS, 0.0)
     gold_ranks = []
 
@@ -197,17 +204,9 @@ def evaluate(corpus: Corpus, snapshot: Snapshot) -> tuple[dict[int, float], list
         def get(namespace: str) -> Snapshot:
             return snapshot
 
+    query = dataclasses.replace(corpus.container.query, snapshots=Fixed, fact_filter=None, reader=None)
     for q in corpus.dataset.questions:
-        result = query_module.query(
-            corpus.namespace,
-            q.question,
-            top_k=max(KS),
-            mode="graph",
-            store=c.graph,
-            snapshots=Fixed,
-            embedder=c.embedder,
-            params=c.retrieval_params,
-        )
+        result = query.rank(corpus.namespace, q.question, top_k=max(KS), mode=QueryMode.GRAPH)
         rows = {pid: r for r, pid in enumerate(snapshot.passage_ids)}
         ranked = [corpus.row_keys[rows[p.passage_id]] for p in result.passages]
         for k in KS:
@@ -240,35 +239,46 @@ def variants(corpus: Corpus):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sample", default=str(REPO.parent / "shared/data/sample"))
+    parser.add_argument(
+        "--sample",
+        default=None,
+        help="small dataset whose first question's gold ranks form a table column, e.g. "
+        "../shared/data/sample (docs/retrieval.md's table); skipped when not given",
+    )
     parser.add_argument("--musique", default=str(REPO.parent / "shared/data/musique-100"))
     parser.add_argument(
         "--musique-data", required=True, help="data dir of `hippograph eval <musique> --out DIR` (offline)"
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hippograph-variants-") as work:
-        sample = sample_corpus(Path(args.sample), Path(work))
+        sample = sample_corpus(Path(args.sample), Path(work)) if args.sample else None
         musique = musique_corpus(Path(args.musique), Path(args.musique_data))
         rows = []
-        for corpus in (sample, musique):
+        for corpus in [c for c in (sample, musique) if c is not None]:
             for name, snapshot, context in variants(corpus):
                 with context:
                     recall, gold_ranks = evaluate(corpus, snapshot)
                 row = {"corpus": corpus.tag, "variant": name, "recall": recall}
                 if corpus.tag == "sample":
-                    row["gold_rank"] = gold_ranks[0][0]
+                    row["gold_rank"] = gold_ranks[0]  # one rank per gold passage (None: not in top 10)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
-        sample.container.close()
+        if sample is not None:
+            sample.container.close()
         musique.container.close()
     print(f"\nCommand: python {' '.join(sys.argv)}\n")
-    print("| variant | sample: gold rank | MuSiQue R@2 | R@5 | R@10 |\n| --- | --- | --- | --- | --- |")
+    sample_head = "sample: gold rank | " if sample is not None else ""
+    print(f"| variant | {sample_head}MuSiQue R@2 | R@5 | R@10 |")
+    print("|" + " --- |" * (5 if sample is not None else 4))
     by_variant = defaultdict(dict)
     for row in rows:
         by_variant[row["variant"]][row["corpus"]] = row
     for name, got in by_variant.items():
         r = got["musique"]["recall"]
-        print(f"| {name} | {got['sample']['gold_rank']} | {r[2]} | {r[5]} | {r[10]} |")
+        ranks = ""
+        if sample is not None:
+            ranks = "/".join(str(rank) for rank in got["sample"]["gold_rank"]) + " | "
+        print(f"| {name} | {ranks}{r[2]} | {r[5]} | {r[10]} |")
 
 
 if __name__ == "__main__":

@@ -96,10 +96,29 @@ def test_load_rejects_a_folder_without_the_files(tmp_path):
 
 
 @pytest.mark.data
-def test_load_shared_sample():
-    ds = load_dataset(shared_data("sample"))
-    assert len(ds.corpus) == 3 and ds.questions[0].answers == ("Thomas C. Sudhof",)
-    assert ds.questions[0].gold[0][0] == "Thomas C. Sudhof"
+def test_load_shared_sample_multihop():
+    ds = load_dataset(shared_data("sample-multihop"))
+    assert len(ds.corpus) == 8 and len(ds.questions) == 1
+    q = ds.questions[0]
+    assert q.question == "Which river flows through the city where Marie Curie was born?"
+    assert [title for title, _ in q.gold] == ["Marie Curie", "Warsaw"]
+    assert q.answers == ("Vistula", "Vistula River")
+    assert ds.gold_missing_from_corpus == 0 and ds.corpus_dropped == 0
+
+
+@pytest.mark.data
+def test_evaluate_shared_sample_multihop_offline(container):
+    # The README walk-through's question, through the harness: graph mode has both gold passages
+    # (Marie Curie, then Warsaw via the seed fact "Marie Curie was born in Warsaw") in its top 5;
+    # dense has only Marie Curie there (Warsaw is 7th of 8).
+    report = evaluate(container, load_dataset(shared_data("sample-multihop")), MODES)
+    assert report.questions == 1 and report.ingest["extractor"] == "offline"
+    assert report.ingest["passages"] == 8 and report.ingest["corpus_passages_not_indexed"] == 0
+    graph, dense = report.results["graph"], report.results["dense"]
+    assert graph.recall[5] == 100.0 and graph.recall[1] == 50.0
+    assert dense.recall[5] == 50.0 and dense.recall[10] == 100.0
+    ranked = _per_question(report, "graph")["sample/river"]["retrieved"]
+    assert ranked[0] == "Marie Curie" and ranked.index("Warsaw") < 3, ranked
 
 
 # ------------------------------------------------------------------------------------ bm25 mode
