@@ -124,10 +124,12 @@ class SynonymEdge:
 
 @dataclass(frozen=True)
 class GraphWriteBatch:
-    """Everything one document adds to the graph, written atomically and idempotently."""
+    """Everything one or more documents add to the graph, written atomically and idempotently.
+    ``entities`` are the nodes it creates; a mention, fact or synonym edge may also name an
+    entity that is already stored."""
 
     namespace: str
-    document_id: str
+    document_ids: tuple[str, ...]
     passages: tuple[Passage, ...]
     entities: tuple[Entity, ...]
     facts: tuple[Fact, ...]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
 from service.domain.records import DocumentError, DocumentStatus, Job, Lease
 from service.jobs.queue import JobQueue
@@ -130,7 +131,7 @@ class JobRun:
 
     # --- IngestObserver ----------------------------------------------------------------------
 
-    def before_write(self, document_id: str) -> None:
+    def before_write(self, document_ids: Sequence[str]) -> None:
         # Asked of the queue right before each graph write: a job cancelled, reaped or deleted
         # meanwhile gets no further writes from this worker. (A shutdown still lets the document
         # in hand be written: its extraction is done.)

@@ -11,17 +11,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
 from service.domain import ids
-from service.domain.models import Extraction, PassageText, SynonymEdge, fact_embedding_text
+from service.domain.models import (
+    Entity,
+    Extraction,
+    GraphWriteBatch,
+    PassageText,
+    SynonymEdge,
+    fact_embedding_text,
+)
 from service.errors import ExtractionFailed, GraphStoreUnavailable
 from service.extraction.base import Extractor
 from service.llm.embedder import Embedder
-from service.pipeline.batch import build_write_batch, entity_names
+from service.pipeline.batch import build_write_batch, entity_names, merge_batches
 from service.pipeline.chunking import split_document
 from service.settings import ExtractionSettings
 from service.stores.base import GraphStore
@@ -72,8 +79,9 @@ class IngestObserver(Protocol):
     ``Ingest.__call__`` and nothing more is written (the job worker raises ``JobStopped`` when
     its job was cancelled or taken from it). Documents already written stay written."""
 
-    def before_write(self, document_id: str) -> None:
-        """Called right before the document's graph write."""
+    def before_write(self, document_ids: Sequence[str]) -> None:
+        """Called right before a graph write of these documents (the group, or one document
+        when a group write failed and its documents are written one by one)."""
 
     def document_done(self, outcome: DocumentOutcome) -> None:
         """Called once per document, as soon as it was written or failed."""
@@ -147,6 +155,47 @@ class Ingest:
         return [outcomes[p.doc.id] for p in prepared]
 
 
+@dataclass
+class _GroupVectors:
+    """The group's embeddings: passages in document order, NEW entities by id (entities already
+    stored keep the vector they have and are not embedded again), facts by embedding text."""
+
+    passages: np.ndarray
+    entities: dict[str, np.ndarray]
+    facts: dict[str, np.ndarray]
+
+
+def _embed_group(
+    namespace: str, docs: list[_Prepared], store: GraphStore, embedder: Embedder
+) -> tuple[_GroupVectors, list[str]]:
+    """One embedding pass per kind over the group's texts; returns the vectors and the ids of
+    the entities new to the store, in first-seen order."""
+    passage_matrix = embedder.embed([p.content for d in docs for p in d.passages])
+    names: dict[str, str] = {}
+    facts: dict[str, None] = {}
+    for d in docs:
+        for passage, extraction in zip(d.passages, d.extractions, strict=True):
+            for name in entity_names(extraction):
+                names.setdefault(ids.entity_id(namespace, name), name)
+            for t in extraction.triples:
+                facts.setdefault(fact_embedding_text(t, passage.title))
+    existing = store.existing_entity_ids(namespace, list(names))
+    new_ids = [e for e in names if e not in existing]
+    entity_matrix = embedder.embed([names[e] for e in new_ids])
+    fact_keys = list(facts)
+    fact_matrix = embedder.embed(fact_keys)
+    vectors = _GroupVectors(
+        passage_matrix,
+        dict(zip(new_ids, entity_matrix, strict=True)),
+        dict(zip(fact_keys, fact_matrix, strict=True)),
+    )
+    return vectors, new_ids
+
+
+def _doc_entities(namespace: str, d: _Prepared) -> set[str]:
+    return {ids.entity_id(namespace, name) for x in d.extractions for name in entity_names(x)}
+
+
 def _embed_and_write(
     namespace: str,
     docs: list[_Prepared],
@@ -156,51 +205,79 @@ def _embed_and_write(
     outcomes: dict[str, DocumentOutcome],
     observer: IngestObserver,
 ) -> None:
-    # One embedding call per kind for the whole group.
-    passage_texts = [p.content for d in docs for p in d.passages]
-    passage_matrix = embedder.embed(passage_texts)
-    names: dict[str, str] = {}
-    facts: dict[str, None] = {}
+    """Embed the group once, then write it in ONE graph transaction. If that write fails for a
+    reason other than an outage, each document is written on its own, so one bad document
+    fails alone, with its reason."""
+    vectors, new_ids = _embed_group(namespace, docs, store, embedder)
+    candidates = _synonym_candidates(namespace, new_ids, vectors.entities, store, options)
+    starts = np.cumsum([0] + [len(d.passages) for d in docs])
+    batches = [
+        build_write_batch(
+            namespace,
+            d.doc.id,
+            d.passages,
+            d.extractions,
+            vectors.passages[starts[i] : starts[i + 1]],
+            vectors.entities,
+            vectors.facts,
+        )
+        for i, d in enumerate(docs)
+    ]
+    # In one transaction every synonym edge has both ends: the group's new entities and those
+    # already stored. The graph therefore does not depend on how documents were grouped.
+    observer.before_write([d.doc.id for d in docs])
+    try:
+        store.write(merge_batches(batches, candidates))
+    except GraphStoreUnavailable:
+        raise  # the store is down, not a document wrong: the worker retries the job later
+    except Exception:
+        logger.warning("graph write of a group of %d documents failed; writing them one by one", len(docs))
+        _write_one_by_one(namespace, docs, batches, candidates, store, embedder, outcomes, observer)
+        return
     for d in docs:
-        for passage, extraction in zip(d.passages, d.extractions, strict=True):
-            for name in entity_names(extraction):
-                names.setdefault(ids.entity_id(namespace, name), name)
-            for t in extraction.triples:
-                facts.setdefault(fact_embedding_text(t, passage.title))
-    entity_ids = list(names)
-    entity_matrix = embedder.embed([names[e] for e in entity_ids])
-    fact_keys = list(facts)
-    fact_matrix = embedder.embed(fact_keys)
-    entity_vectors = dict(zip(entity_ids, entity_matrix, strict=True))
-    fact_vectors = dict(zip(fact_keys, fact_matrix, strict=True))
+        outcomes[d.doc.id] = DocumentOutcome(d.doc.id, True, None)
+        observer.document_done(outcomes[d.doc.id])
 
-    existing = store.existing_entity_ids(namespace, entity_ids)
-    new_ids = [e for e in entity_ids if e not in existing]
-    candidates = _synonym_candidates(namespace, new_ids, entity_vectors, store, options)
 
-    available = set(existing)
-    offset = 0
-    for d in docs:
-        n = len(d.passages)
-        vectors = passage_matrix[offset : offset + n]
-        offset += n
-        doc_entities = {ids.entity_id(namespace, name) for x in d.extractions for name in entity_names(x)}
+def _write_one_by_one(
+    namespace: str,
+    docs: list[_Prepared],
+    batches: list[GraphWriteBatch],
+    candidates: list[SynonymEdge],
+    store: GraphStore,
+    embedder: Embedder,
+    outcomes: dict[str, DocumentOutcome],
+    observer: IngestObserver,
+) -> None:
+    """The fallback of a failed group write: each document in its own transaction, with the
+    synonym edges whose ends exist by then, and with the vectors of entities that were stored
+    when the group started but are gone now (a concurrent delete)."""
+    available = store.existing_entity_ids(namespace, {e for d in docs for e in _doc_entities(namespace, d)})
+    for d, batch in zip(docs, batches, strict=True):
+        doc_entities = _doc_entities(namespace, d)
         reachable = available | doc_entities
-        synonyms = [
+        synonyms = tuple(
             s
             for s in candidates
             if (s.entity_a in doc_entities or s.entity_b in doc_entities)
             and s.entity_a in reachable
             and s.entity_b in reachable
-        ]
-        batch = build_write_batch(
-            namespace, d.doc.id, d.passages, d.extractions, vectors, entity_vectors, fact_vectors, synonyms
         )
-        observer.before_write(d.doc.id)
+        have = {e.id for e in batch.entities}
+        missing = sorted(doc_entities - have - available)
+        if missing:
+            names: dict[str, str] = {}
+            for x in d.extractions:
+                for n in entity_names(x):
+                    names.setdefault(ids.entity_id(namespace, n), n)
+            found = embedder.embed([names[e] for e in missing])
+            extra = tuple(Entity(e, names[e], v) for e, v in zip(missing, found, strict=True))
+            batch = replace(batch, entities=batch.entities + extra)
+        observer.before_write([d.doc.id])
         try:
-            store.write(batch)
+            store.write(replace(batch, synonyms=synonyms))
         except GraphStoreUnavailable:
-            raise  # the store is down, not the document wrong: the worker retries the job later
+            raise
         except Exception as exc:
             logger.exception("graph write failed for document %s", d.doc.id)
             outcome = DocumentOutcome(d.doc.id, False, f"graph write failed: {exc.__class__.__name__}: {exc}")

@@ -644,7 +644,7 @@ def _single_fact_batch(doc_id: str, subject: str, relation: str, obj: str, seed:
     s, o = eid(subject), eid(obj)
     return GraphWriteBatch(
         namespace=NS,
-        document_id=doc_id,
+        document_ids=(doc_id,),
         passages=(Passage(pid, doc_id, 0, None, f"{subject} {relation} {obj}", fake_vector("p", seed)),),
         entities=(
             Entity(s, subject, fake_vector("s", seed)),

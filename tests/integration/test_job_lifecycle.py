@@ -354,7 +354,7 @@ def test_a_graph_store_outage_is_not_blamed_on_the_document(tmp_path, container)
     outcomes: list[DocumentOutcome] = []
 
     class Record:
-        def before_write(self, document_id: str) -> None:
+        def before_write(self, document_ids) -> None:
             pass
 
         def document_done(self, outcome: DocumentOutcome) -> None:

@@ -97,8 +97,8 @@ def write_work(batch: GraphWriteBatch, batch_rows: int) -> Callable[[neo4j.Manag
                 missing += [r["id"] for r in tx.run(query, {"namespace": ns, "ids": list(chunk)})]
         if missing:
             raise DanglingReference(
-                f"batch for document {batch.document_id!r} references ids that are not in namespace "
-                f"{ns!r}: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+                f"batch for documents {', '.join(batch.document_ids[:3])} refers to ids that are not "
+                f"in namespace {ns!r}: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
             )
         _run_chunked(tx, cypher.MERGE_MENTIONS, ns, mentions, batch_rows)
         _run_chunked(tx, cypher.MERGE_FACTS, ns, facts, batch_rows)
