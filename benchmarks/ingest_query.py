@@ -27,8 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from service.container import Container  # noqa: E402
-from service.jobs.worker import Worker  # noqa: E402
-from service.pipeline.documents import NewDocument, submit_documents  # noqa: E402
+from service.pipeline.documents import NewDocument  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 
@@ -62,8 +61,8 @@ def main() -> None:
         docs = [NewDocument(text=p["text"], title=p["title"]) for p in corpus]
         started = time.perf_counter()
         for i in range(0, len(docs), 1000):
-            submit_documents(container, "bench", docs[i : i + 1000])
-        Worker(container).drain()
+            container.submit_documents("bench", docs[i : i + 1000])
+        container.worker().drain()
         ingest_s = time.perf_counter() - started
         stats = container.graph.stats("bench")
 
