@@ -140,6 +140,7 @@ class Container:
             embedder=self.embedder,
             extractor=self.extractor,
             options=IngestOptions.from_settings(self.settings.extraction, extraction_workers=workers),
+            snapshots=self.snapshots,
         )
 
     @property

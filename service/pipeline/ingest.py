@@ -9,7 +9,7 @@ transaction: a document either lands whole or not at all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -30,6 +30,7 @@ from service.extraction.base import Extractor
 from service.llm.embedder import Embedder
 from service.pipeline.batch import build_write_batch, entity_names, merge_batches
 from service.pipeline.chunking import split_document
+from service.retrieval.snapshot import SnapshotCache
 from service.settings import ExtractionSettings
 from service.stores.base import GraphStore
 from service.stores.vector_cache import top_k_search
@@ -114,6 +115,8 @@ class Ingest:
     embedder: Embedder
     extractor: Extractor
     options: IngestOptions
+    # This process's query snapshots: each write extends them (queries see it at once).
+    snapshots: SnapshotCache | None = None
 
     def __call__(
         self,
@@ -148,11 +151,22 @@ class Ingest:
             p.doc.id: DocumentOutcome(p.doc.id, False, p.error) for p in prepared if p.error is not None
         }
         if ok:
-            _embed_and_write(namespace, ok, self.store, self.embedder, options, outcomes, observer)
+            _embed_and_write(
+                namespace, ok, self.store, self._write, self.embedder, options, outcomes, observer
+            )
         for p in prepared:
             if p.error is not None:
                 observer.document_done(outcomes[p.doc.id])
         return [outcomes[p.doc.id] for p in prepared]
+
+    def _write(self, batch: GraphWriteBatch) -> int:
+        version = self.store.write(batch)
+        if self.snapshots is not None:
+            self.snapshots.follow_write(batch, version)
+        return version
+
+
+Write = Callable[[GraphWriteBatch], int]
 
 
 @dataclass
@@ -200,6 +214,7 @@ def _embed_and_write(
     namespace: str,
     docs: list[_Prepared],
     store: GraphStore,
+    write: Write,
     embedder: Embedder,
     options: IngestOptions,
     outcomes: dict[str, DocumentOutcome],
@@ -227,12 +242,12 @@ def _embed_and_write(
     # already stored. The graph therefore does not depend on how documents were grouped.
     observer.before_write([d.doc.id for d in docs])
     try:
-        store.write(merge_batches(batches, candidates))
+        write(merge_batches(batches, candidates))
     except GraphStoreUnavailable:
         raise  # the store is down, not a document wrong: the worker retries the job later
     except Exception:
         logger.warning("graph write of a group of %d documents failed; writing them one by one", len(docs))
-        _write_one_by_one(namespace, docs, batches, candidates, store, embedder, outcomes, observer)
+        _write_one_by_one(namespace, docs, batches, candidates, store, write, embedder, outcomes, observer)
         return
     for d in docs:
         outcomes[d.doc.id] = DocumentOutcome(d.doc.id, True, None)
@@ -245,6 +260,7 @@ def _write_one_by_one(
     batches: list[GraphWriteBatch],
     candidates: list[SynonymEdge],
     store: GraphStore,
+    write: Write,
     embedder: Embedder,
     outcomes: dict[str, DocumentOutcome],
     observer: IngestObserver,
@@ -275,7 +291,7 @@ def _write_one_by_one(
             batch = replace(batch, entities=batch.entities + extra)
         observer.before_write([d.doc.id])
         try:
-            store.write(replace(batch, synonyms=synonyms))
+            write(replace(batch, synonyms=synonyms))
         except GraphStoreUnavailable:
             raise
         except Exception as exc:

@@ -46,6 +46,53 @@ class KeyedCache(Generic[K, V]):
                     self._locks.pop(evicted, None)
             return value
 
+    def peek(self, key: K) -> V | None:
+        """The value held for the key, fresh or not, without building anything (a value found
+        counts as used: it moves to the back of the eviction line)."""
+        with self._guard:
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+            return value
+
+    def swap(self, key: K, expected: V, value: V) -> bool:
+        """Replace the key's value with ``value`` only if it still is ``expected``."""
+        with self._guard:
+            if self._values.get(key) is not expected:
+                return False
+            self._values[key] = value
+            return True
+
+    def refresh_in_background(
+        self,
+        key: K,
+        build: Callable[[], V],
+        newer: Callable[[V, V], bool],
+        on_error: Callable[[], None],
+    ) -> bool:
+        """Build the key's value again in a daemon thread, unless a build of it is under way;
+        the result replaces the value held when ``newer(result, held)``. False when a build was
+        under way already."""
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        if not lock.acquire(blocking=False):
+            return False
+
+        def run() -> None:
+            try:
+                value = build()
+                with self._guard:
+                    held = self._values.get(key)
+                    if held is not None and newer(value, held):
+                        self._values[key] = value
+            except Exception:
+                on_error()
+            finally:
+                lock.release()
+
+        threading.Thread(target=run, name="cache-refresh", daemon=True).start()
+        return True
+
     def drop(self, key: K) -> None:
         """Forget the key's value (the next ``get`` builds it again)."""
         with self._guard:

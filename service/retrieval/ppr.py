@@ -21,19 +21,35 @@ def _check_reset(reset: np.ndarray, n: int) -> np.ndarray:
     return reset / reset.sum()
 
 
+def _adjacency(n: int, edges: list[tuple[int, int, float]]) -> sparse.csr_matrix:
+    if edges:
+        rows = np.array([e[0] for e in edges] + [e[1] for e in edges], dtype=np.int64)
+        cols = np.array([e[1] for e in edges] + [e[0] for e in edges], dtype=np.int64)
+        vals = np.array([e[2] for e in edges] * 2, dtype=float)
+    else:
+        rows = cols = np.zeros(0, dtype=np.int64)
+        vals = np.zeros(0)
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
+
+
 class TransitionMatrix:
     """The walk's transition matrix of an undirected weighted graph, built once per snapshot."""
 
     def __init__(self, n: int, edges: list[tuple[int, int, float]]) -> None:
-        self.n = n
-        if edges:
-            rows = np.array([e[0] for e in edges] + [e[1] for e in edges], dtype=np.int64)
-            cols = np.array([e[1] for e in edges] + [e[0] for e in edges], dtype=np.int64)
-            vals = np.array([e[2] for e in edges] * 2, dtype=float)
-        else:
-            rows = cols = np.zeros(0, dtype=np.int64)
-            vals = np.zeros(0)
-        adjacency = sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
+        self._set(_adjacency(n, edges))
+
+    def extended(self, n: int, edges: list[tuple[int, int, float]]) -> TransitionMatrix:
+        """The matrix of this graph grown to ``n`` vertices with ``edges`` added (an edge that
+        exists already gains the weight). One pass over the matrix; this one is unchanged."""
+        adjacency = self.adjacency.copy()
+        adjacency.resize((n, n))
+        grown = TransitionMatrix.__new__(TransitionMatrix)
+        grown._set((adjacency + _adjacency(n, edges)).tocsr())
+        return grown
+
+    def _set(self, adjacency: sparse.csr_matrix) -> None:
+        self.n = adjacency.shape[0]
+        self.adjacency = adjacency  # symmetric: both directions of every undirected edge
         strength = np.asarray(adjacency.sum(axis=0)).ravel()
         self.dangling = strength == 0
         inverse = np.divide(1.0, strength, out=np.zeros_like(strength), where=strength > 0)

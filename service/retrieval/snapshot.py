@@ -1,9 +1,13 @@
-"""The per-namespace, in-memory retrieval snapshot, rebuilt when ``graph_version`` changes.
+"""The per-namespace, in-memory retrieval snapshot, kept in step with ``graph_version``.
 
 Everything a query needs lives here — the walk's transition matrix, passage/fact vector matrices aligned with
 graph nodes, which passages state each fact, an index of entity names — so a query does no store
 round trips until it fetches the text of the passages it returns. Both graph backends feed the
 same snapshot, which is why they rank identically.
+
+A write made by this process extends the cached snapshot (``SnapshotCache.follow_write``); any
+other change (a delete, another process's write) is rebuilt in the background while queries go
+on with the newest complete snapshot: a query only ever waits for the first build.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from functools import cached_property
 
 import numpy as np
 
+from service.domain.models import GraphWriteBatch
 from service.domain.normalize import normalize_name
 from service.retrieval.keyed_cache import KeyedCache
 from service.retrieval.ppr import TransitionMatrix
@@ -25,6 +30,8 @@ from service.stores.base import GraphStore
 logger = logging.getLogger(__name__)
 
 _WORDS = re.compile(r"\w+")
+# Entity names shorter than this (normalized) are not matched against question words.
+MIN_NAME_CHARS = 4
 
 
 def name_key(text: str) -> tuple[str, ...]:
@@ -80,7 +87,7 @@ class Snapshot:
         return np.maximum.reduceat(passage_scores[self.fact_source_rows], self.fact_source_start[:-1])
 
 
-def build_snapshot(store: GraphStore, namespace: str, *, min_name_chars: int = 4) -> Snapshot:
+def build_snapshot(store: GraphStore, namespace: str, *, min_name_chars: int = MIN_NAME_CHARS) -> Snapshot:
     started = time.perf_counter()
     version = store.graph_version(namespace)
     export = store.export_graph(namespace)
@@ -169,11 +176,43 @@ class SnapshotCache:
         self._snapshots: KeyedCache[str, Snapshot] = KeyedCache(max(1, max_namespaces))
 
     def get(self, namespace: str) -> Snapshot:
+        """The namespace's newest complete snapshot. Only the first query of a namespace waits
+        for a build; a stale snapshot is returned while its replacement builds in the background."""
+        current = self._snapshots.peek(namespace)
+        if current is not None:
+            if current.version != self._store.graph_version(namespace):
+                self._snapshots.refresh_in_background(
+                    namespace,
+                    lambda: build_snapshot(self._store, namespace),
+                    lambda built, held: built.version > held.version,
+                    lambda: logger.exception("background snapshot build of %s failed", namespace),
+                )
+            return current
         return self._snapshots.get(
             namespace,
-            fresh=lambda current: current.version == self._store.graph_version(namespace),
+            fresh=lambda snapshot: True,
             build=lambda: build_snapshot(self._store, namespace),
         )
+
+    def follow_write(self, batch: GraphWriteBatch, version: int) -> None:
+        """Extend the cached snapshot with a write this process just made (the store moved to
+        ``version``). Only a snapshot at ``version - 1`` can be extended; any other is left to
+        the background rebuild."""
+        from service.retrieval.snapshot_delta import extend_snapshot
+
+        current = self._snapshots.peek(batch.namespace)
+        if current is None or current.version != version - 1:
+            return
+        started = time.perf_counter()
+        extended = extend_snapshot(current, batch, version)
+        if self._snapshots.swap(batch.namespace, current, extended):
+            logger.debug(
+                "snapshot %s v%d extended by %d passages in %.0f ms",
+                batch.namespace,
+                version,
+                len(extended.passage_ids) - len(current.passage_ids),
+                (time.perf_counter() - started) * 1000,
+            )
 
     def drop(self, namespace: str) -> None:
         self._snapshots.drop(namespace)

@@ -31,12 +31,12 @@ class GraphStore(Protocol):
     def ensure_schema(self, embedding_dim: int) -> None:
         """Create constraints/indexes the backend needs (idempotent). Called by ``migrate``."""
 
-    def write(self, batch: GraphWriteBatch) -> None:
-        """Write one document's nodes, edges and vectors in ONE transaction.
+    def write(self, batch: GraphWriteBatch) -> int:
+        """Write a batch (one or more documents' nodes, edges and vectors) in ONE transaction.
 
         Idempotent: writing the same batch twice leaves the store as after the first write.
         Existing entities and facts are shared (a second supporting passage is recorded, the
-        node is not duplicated). Bumps ``graph_version``.
+        node is not duplicated). Bumps ``graph_version`` by one and returns the new version.
         """
 
     def delete_documents(self, namespace: str, document_ids: Sequence[str]) -> None:

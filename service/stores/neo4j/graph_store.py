@@ -146,11 +146,12 @@ class Neo4jGraphStore:
     # --- writes -----------------------------------------------------------------------------
 
     @_translate_errors
-    def write(self, batch: GraphWriteBatch) -> None:
+    def write(self, batch: GraphWriteBatch) -> int:
         work = writes.write_work(batch, self._batch)
         with self._session() as session:
             after = session.execute_write(work)
         self._vectors.follow_write(batch, after - 1, after)
+        return after
 
     @_translate_errors
     def delete_documents(self, namespace: str, document_ids: Sequence[str]) -> None:

@@ -61,11 +61,12 @@ class SqlGraphStore:
     # --- writes -----------------------------------------------------------------------------
 
     @_unavailable_on_outage
-    def write(self, batch: GraphWriteBatch) -> None:
+    def write(self, batch: GraphWriteBatch) -> int:
         with self._engine.begin() as conn:
             writes.insert_batch(conn, batch)
             before, after = writes.bump_version(conn, batch.namespace)
         self._vectors.follow_write(batch, before, after)
+        return after
 
     @_unavailable_on_outage
     def delete_documents(self, namespace: str, document_ids: Sequence[str]) -> None:
