@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import neo4j
 import pytest
 
 from service.container import Container
@@ -21,6 +22,7 @@ from service.domain.records import JobStatus
 from service.pipeline.documents import NewDocument
 from service.settings import GraphSettings
 from service.stores.base import GraphStore
+from service.stores.neo4j.schema import VECTOR_INDEXES
 from tests.conftest import REPO_ROOT, make_settings, shared_data
 from tests.contract.conftest import _clean_neo4j
 
@@ -56,12 +58,24 @@ def _documents() -> list[NewDocument]:
     return [NewDocument(text=p["text"], title=p["title"]) for p in corpus]
 
 
+def _drop_vector_indexes(settings: GraphSettings) -> None:
+    """The contract suite's other tests index 8-dimensional fake vectors in the same Neo4j; this
+    test uses the real 384-dimensional embedder, so each starts from no vector index."""
+    with neo4j.GraphDatabase.driver(settings.neo4j_uri, auth=None) as driver:
+        for name in VECTOR_INDEXES.values():  # our own constant names, not user input
+            driver.execute_query(f"DROP INDEX {name} IF EXISTS", database_=settings.neo4j_database)
+
+
 @pytest.fixture(params=["sql", pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def backend(request: pytest.FixtureRequest) -> dict:
+def backend(request: pytest.FixtureRequest) -> Iterator[dict]:
     if request.param == "sql":
-        return {}
+        yield {}
+        return
     settings: GraphSettings = request.getfixturevalue("neo4j_settings")
-    return {"backend": "neo4j", "neo4j_uri": settings.neo4j_uri}
+    _drop_vector_indexes(settings)
+    yield {"backend": "neo4j", "neo4j_uri": settings.neo4j_uri}
+    _clean_neo4j(settings)
+    _drop_vector_indexes(settings)
 
 
 @pytest.fixture
