@@ -177,7 +177,7 @@ class Container:
 
     @property
     def delete_document(self) -> DeleteDocument:
-        return DeleteDocument(self.documents, self.graph)
+        return DeleteDocument(self.documents, self.graph, self.snapshots)
 
     @property
     def delete_namespace(self) -> DeleteNamespace:

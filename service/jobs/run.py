@@ -151,5 +151,6 @@ class JobRun:
                 self._failed.add(outcome.document_id)
                 self.errors.append(DocumentError(outcome.document_id, outcome.error or "failed"))
         answer = self._jobs.record_progress(job_id, self._worker_id, done=self.done, errors=self.errors)
+        # Only remembered here: the documents of a group are written together, so every outcome
+        # of the group is recorded before the run may stop (``before_write``, ``next_group``).
         self._lease.report(answer)
-        self.go_on()

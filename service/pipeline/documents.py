@@ -19,6 +19,7 @@ from service.domain.records import DocumentStatus, ImportedOpenIE, IngestPayload
 from service.errors import Conflict, InvalidInput, PayloadTooLarge
 from service.extraction.hipporag_import import parse_openie
 from service.jobs.queue import JobQueue
+from service.retrieval.snapshot import SnapshotCache
 from service.settings import LimitsSettings
 from service.stores.base import GraphStore
 from service.stores.sql.documents import DocumentStore, now
@@ -216,6 +217,7 @@ class DeleteDocument:
 
     documents: DocumentStore
     graph: GraphStore
+    snapshots: SnapshotCache
 
     def __call__(self, namespace: str, document_id: str) -> None:
         with self.documents.transaction() as conn:
@@ -228,3 +230,4 @@ class DeleteDocument:
             self.documents.mark_document_deleting(conn, namespace, document_id)
         self.graph.delete_documents(namespace, [document_id])
         self.documents.delete(namespace, document_id)
+        self.snapshots.rebuild(namespace)  # no query after this one ranks what it deleted

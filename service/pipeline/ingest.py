@@ -76,16 +76,17 @@ class IngestOptions:
 class IngestObserver(Protocol):
     """What ``Ingest`` tells its caller while it works through a group.
 
-    Either method may raise to stop the group at once: the exception propagates out of
+    ``before_write`` may raise to stop the group: the exception propagates out of
     ``Ingest.__call__`` and nothing more is written (the job worker raises ``JobStopped`` when
     its job was cancelled or taken from it). Documents already written stay written."""
 
     def before_write(self, document_ids: Sequence[str]) -> None:
         """Called right before a graph write of these documents (the group, or one document
-        when a group write failed and its documents are written one by one)."""
+        when a group write failed and its documents are written one by one). The place to stop."""
 
     def document_done(self, outcome: DocumentOutcome) -> None:
-        """Called once per document, as soon as it was written or failed."""
+        """Called once per document, as soon as it was written or failed. It should not raise
+        to stop: the documents written with it in one transaction must all be recorded."""
 
 
 @dataclass
@@ -162,7 +163,11 @@ class Ingest:
     def _write(self, batch: GraphWriteBatch) -> int:
         version = self.store.write(batch)
         if self.snapshots is not None:
-            self.snapshots.follow_write(batch, version)
+            try:
+                self.snapshots.follow_write(batch, version)
+            except Exception:  # the write happened: a snapshot problem must not undo its outcome
+                logger.exception("snapshot update after a write to %s failed", batch.namespace)
+                self.snapshots.drop(batch.namespace)
         return version
 
 
@@ -266,19 +271,16 @@ def _write_one_by_one(
     observer: IngestObserver,
 ) -> None:
     """The fallback of a failed group write: each document in its own transaction, with the
-    synonym edges whose ends exist by then, and with the vectors of entities that were stored
-    when the group started but are gone now (a concurrent delete)."""
-    available = store.existing_entity_ids(namespace, {e for d in docs for e in _doc_entities(namespace, d)})
+    vectors of entities that were stored when the group started but are gone now (a concurrent
+    delete). Each synonym edge goes with the first write after which both its ends exist, once."""
+    wanted = {e for d in docs for e in _doc_entities(namespace, d)}
+    wanted |= {e for s in candidates for e in (s.entity_a, s.entity_b)}
+    available = store.existing_entity_ids(namespace, wanted)
+    pending = list(candidates)
     for d, batch in zip(docs, batches, strict=True):
         doc_entities = _doc_entities(namespace, d)
         reachable = available | doc_entities
-        synonyms = tuple(
-            s
-            for s in candidates
-            if (s.entity_a in doc_entities or s.entity_b in doc_entities)
-            and s.entity_a in reachable
-            and s.entity_b in reachable
-        )
+        synonyms = tuple(s for s in pending if s.entity_a in reachable and s.entity_b in reachable)
         have = {e.id for e in batch.entities}
         missing = sorted(doc_entities - have - available)
         if missing:
@@ -299,6 +301,7 @@ def _write_one_by_one(
             outcome = DocumentOutcome(d.doc.id, False, f"graph write failed: {exc.__class__.__name__}: {exc}")
         else:
             available |= doc_entities
+            pending = [s for s in pending if s not in synonyms]
             outcome = DocumentOutcome(d.doc.id, True, None)
         outcomes[d.doc.id] = outcome
         observer.document_done(outcome)

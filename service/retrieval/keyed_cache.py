@@ -23,7 +23,8 @@ class KeyedCache(Generic[K, V]):
         self._max = max_keys
         self._values: OrderedDict[K, V] = OrderedDict()
         self._locks: dict[K, threading.Lock] = {}
-        self._guard = threading.Lock()  # guards _values and _locks; never held while building
+        self._drops: dict[K, int] = {}  # per key, how often it was dropped
+        self._guard = threading.Lock()  # guards the dicts; never held while building
 
     def get(self, key: K, fresh: Callable[[V], bool], build: Callable[[], V]) -> V:
         """The cached value when ``fresh`` accepts it, else a new one from ``build``, which
@@ -37,8 +38,12 @@ class KeyedCache(Generic[K, V]):
             current = self._fresh(key, fresh)  # built meanwhile by the caller we waited for
             if current is not None:
                 return current
+            with self._guard:
+                drops = self._drops.get(key, 0)
             value = build()
             with self._guard:
+                if self._drops.get(key, 0) != drops:  # dropped while building: keep nothing
+                    return value
                 self._values[key] = value
                 self._values.move_to_end(key)
                 while len(self._values) > self._max:
@@ -94,9 +99,11 @@ class KeyedCache(Generic[K, V]):
         return True
 
     def drop(self, key: K) -> None:
-        """Forget the key's value (the next ``get`` builds it again)."""
+        """Forget the key's value (the next ``get`` builds it again); a build of it under way
+        when it is dropped is not kept."""
         with self._guard:
             self._values.pop(key, None)
+            self._drops[key] = self._drops.get(key, 0) + 1
 
     def __iter__(self) -> Iterator[K]:
         """The keys held, least recently used first."""

@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -88,6 +88,17 @@ class Snapshot:
 
 
 def build_snapshot(store: GraphStore, namespace: str, *, min_name_chars: int = MIN_NAME_CHARS) -> Snapshot:
+    """The namespace's snapshot, read from the store. Its ``version`` is the store's version
+    before and after the reads; if a write landed during them (the content may be newer than
+    any version), the version is -1: such a snapshot is served, never extended, and rebuilt."""
+    for _ in range(3):
+        snapshot = _read_snapshot(store, namespace, min_name_chars)
+        if store.graph_version(namespace) == snapshot.version:
+            return snapshot
+    return replace(snapshot, version=-1)
+
+
+def _read_snapshot(store: GraphStore, namespace: str, min_name_chars: int) -> Snapshot:
     started = time.perf_counter()
     version = store.graph_version(namespace)
     export = store.export_graph(namespace)
@@ -193,6 +204,13 @@ class SnapshotCache:
             fresh=lambda snapshot: True,
             build=lambda: build_snapshot(self._store, namespace),
         )
+
+    def rebuild(self, namespace: str) -> None:
+        """Build the namespace's snapshot again now, if one is cached (a delete made by this
+        process pays for its rebuild, so that no query after it sees what it deleted)."""
+        current = self._snapshots.peek(namespace)
+        if current is not None:
+            self._snapshots.swap(namespace, current, build_snapshot(self._store, namespace))
 
     def follow_write(self, batch: GraphWriteBatch, version: int) -> None:
         """Extend the cached snapshot with a write this process just made (the store moved to

@@ -77,11 +77,10 @@ def extend_snapshot(snapshot: Snapshot, batch: GraphWriteBatch, version: int) ->
 
     # Facts: existing rows gain the new passages that state them; new facts are appended.
     fact_row = {f: r for r, f in enumerate(snapshot.fact_ids)}
-    starts = snapshot.fact_source_start
-    sources = [list(snapshot.fact_source_rows[starts[r] : starts[r + 1]]) for r in range(len(fact_row))]
     fact_ids, texts = list(snapshot.fact_ids), list(snapshot.fact_texts)
     subjects, objects = list(snapshot.fact_subject_nodes), list(snapshot.fact_object_nodes)
     new_vectors: list[np.ndarray] = []
+    new_sources: list[tuple[int, int]] = []  # (fact row, passage row)
     for f in batch.facts:
         if f.passage_id not in fresh or f.subject_id not in index or f.object_id not in index:
             continue
@@ -91,21 +90,19 @@ def extend_snapshot(snapshot: Snapshot, batch: GraphWriteBatch, version: int) ->
         if row is None:
             row = fact_row[f.id] = len(fact_ids)
             fact_ids.append(f.id)
-            texts.append(f"{f.subject} {f.relation} {f.object}")
+            # as a rebuild reads it: the entities' stored names (the first writer's spelling)
+            texts.append(f"{entity_names[s]} {f.relation} {entity_names[o]}")
             subjects.append(s)
             objects.append(o)
-            sources.append([])
             new_vectors.append(f.embedding)
-        sources[row].append(passage_row[f.passage_id])
+        new_sources.append((row, passage_row[f.passage_id]))
 
     for syn in batch.synonyms:
         a, b = index.get(syn.entity_a), index.get(syn.entity_b)
         if a is not None and b is not None:
             edge(a, b, float(syn.score))
 
-    source_lists = [sorted(set(s)) for s in sources]
-    source_start = np.zeros(len(fact_ids) + 1, dtype=np.int64)
-    source_start[1:] = np.cumsum([len(s) for s in source_lists])
+    source_rows, source_start = _merge_sources(snapshot, new_sources, len(fact_ids))
     return replace(
         snapshot,
         version=version,
@@ -121,10 +118,25 @@ def extend_snapshot(snapshot: Snapshot, batch: GraphWriteBatch, version: int) ->
         fact_subject_nodes=np.array(subjects, dtype=np.int64),
         fact_object_nodes=np.array(objects, dtype=np.int64),
         fact_texts=texts,
-        fact_source_rows=np.array([r for s in source_lists for r in s], dtype=np.int64),
+        fact_source_rows=source_rows,
         fact_source_start=source_start,
         entity_passage_counts=np.array(counts, dtype=float),
         entity_names=entity_names,
         name_index=name_index,
         max_name_tokens=max((len(k) for k in name_index), default=0),
     )
+
+
+def _merge_sources(
+    snapshot: Snapshot, added: list[tuple[int, int]], n_facts: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The flattened ``fact_source_rows``/``fact_source_start`` with ``added`` (fact row,
+    passage row) pairs merged in: each fact's passage rows sorted, without repeats."""
+    starts = snapshot.fact_source_start
+    old_facts = np.repeat(np.arange(len(starts) - 1, dtype=np.int64), np.diff(starts))
+    facts = np.concatenate([old_facts, np.array([f for f, _ in added], dtype=np.int64)])
+    rows = np.concatenate([snapshot.fact_source_rows, np.array([r for _, r in added], dtype=np.int64)])
+    pairs = np.unique(np.stack([facts, rows]), axis=1)  # sorted by fact, then passage row
+    source_start = np.zeros(n_facts + 1, dtype=np.int64)
+    source_start[1:] = np.cumsum(np.bincount(pairs[0], minlength=n_facts))
+    return pairs[1].astype(np.int64), source_start

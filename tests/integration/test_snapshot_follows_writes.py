@@ -87,7 +87,8 @@ def test_a_change_made_elsewhere_is_rebuilt_in_the_background(container, monkeyp
     container.submit_documents("ns", DOCS[:3])
     drain(container)
     before = container.snapshots.get("ns")
-    container.delete_document("ns", container.documents.list("ns", limit=1, offset=0)[0][0].id)
+    gone = container.documents.list("ns", limit=1, offset=0)[0][0].id
+    container.graph.delete_documents("ns", [gone])  # as another process's delete would
     builds: list[int] = []
     real = build_snapshot
 
@@ -113,3 +114,18 @@ def test_an_empty_namespace_snapshot_is_extended_by_its_first_write(container):
     drain(container)
     snapshot = container.snapshots.get("ns")
     assert _canonical(snapshot) == _canonical(build_snapshot(container.graph, "ns"))
+
+
+def test_a_delete_made_here_is_not_seen_by_any_later_query(container):
+    container.documents.create_namespace("ns")
+    container.submit_documents(
+        "ns", [*DOCS[:2], NewDocument(id="x", title="Smith", text="Agent Smith secretly owns Warsaw.")]
+    )
+    drain(container)
+    question = "Who owns Warsaw?"
+    assert any("Smith" in f.text for f in container.query("ns", question, top_k=3).facts)
+    container.delete_document("ns", "x")
+    after = container.query("ns", question, top_k=3)  # the very next query
+    assert all("Smith" not in f.text for f in after.facts)
+    assert all("Smith" not in e.name for e in after.entities)
+    assert "x" not in {p.document_id for p in after.passages}
