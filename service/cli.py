@@ -1,4 +1,4 @@
-"""The ``hippograph`` command: serve | worker | migrate | import-openie | eval."""
+"""The ``hippograph`` command: serve | worker | migrate | import-openie | eval | bench."""
 
 from __future__ import annotations
 
@@ -128,6 +128,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return run_cli(args, settings)
 
 
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from service.bench.runner import run_cli
+
+    return run_cli(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hippograph", description="Hippograph memory service")
     sub = p.add_subparsers(dest="command", required=True)
@@ -159,6 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default=None, help="output folder (default eval-out/<dataset>)")
     e.add_argument("--limit", type=int, default=None, help="only the first N questions")
     e.set_defaults(func=cmd_eval)
+
+    b = sub.add_parser("bench", help="measure ingestion, query latency and freshness; write bench.json/.md")
+    b.add_argument("--out", default="bench-out", help="report folder (default bench-out)")
+    b.add_argument("--only", default=None, help="parts to run, comma separated: a,b,c,d,e,f (default all)")
+    b.add_argument("--quick", action="store_true", help="small inputs: every part in a few minutes")
+    # Hidden: other inputs and sizes (the smoke test), and keeping the data directories.
+    b.add_argument("--musique-dir", default=None, help=argparse.SUPPRESS)
+    b.add_argument("--twowiki-corpus", default=None, help=argparse.SUPPRESS)
+    b.add_argument("--passages", type=int, default=None, help=argparse.SUPPRESS)
+    b.add_argument("--questions", type=int, default=None, help=argparse.SUPPRESS)
+    b.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
+    b.set_defaults(func=cmd_bench)
     return p
 
 
