@@ -64,7 +64,7 @@ def link_facts(
     """The ``top_k`` facts for the query, best first; exact ties by ``Snapshot.fact_tie_rank``."""
     if not snapshot.fact_ids or params.top_k <= 0:
         return []
-    scores = snapshot.fact_matrix @ query
+    scores = snapshot.fact_cosines(query)
     if params.passage_bonus:
         scores = scores + params.passage_bonus * snapshot.fact_source_max(dense)
     if params.question_entity_bonus:

@@ -38,6 +38,13 @@ class TransitionMatrix:
     def __init__(self, n: int, edges: list[tuple[int, int, float]]) -> None:
         self._set(_adjacency(n, edges))
 
+    @classmethod
+    def from_adjacency(cls, adjacency: sparse.csr_matrix) -> TransitionMatrix:
+        """The matrix of a symmetric weighted adjacency matrix (both directions of every edge)."""
+        built = cls.__new__(cls)
+        built._set(sparse.csr_matrix(adjacency))
+        return built
+
     def extended(self, n: int, edges: list[tuple[int, int, float]]) -> TransitionMatrix:
         """The matrix of this graph grown to ``n`` vertices with ``edges`` added (an edge that
         exists already gains the weight). One pass over the matrix; this one is unchanged."""

@@ -61,10 +61,19 @@ class Snapshot:
     entity_names: dict[int, str]  # node index -> entity name as stored
     name_index: dict[tuple[str, ...], list[int]]  # name_key -> entity nodes (names >= min chars)
     max_name_tokens: int
+    # When set, facts share vectors: fact row i's vector is fact_matrix[fact_vector_rows[i]]
+    # (facts read from one sentence share its evidence vector). None: row i is fact i's vector.
+    fact_vector_rows: np.ndarray | None = None
 
     @property
     def empty(self) -> bool:
         return not self.passage_ids
+
+    def fact_cosines(self, query: np.ndarray) -> np.ndarray:
+        """Per fact row, the inner product of its vector with the query (a dense scan)."""
+        if self.fact_vector_rows is None:
+            return self.fact_matrix @ query
+        return (self.fact_matrix @ query)[self.fact_vector_rows]
 
     @cached_property
     def fact_tie_rank(self) -> np.ndarray:
