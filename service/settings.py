@@ -95,6 +95,16 @@ class RetrievalSettings(BaseModel):
     # In-memory snapshots (and BM25 indexes) kept at once; the least recently queried namespace
     # is dropped first and rebuilt on its next query.
     cached_namespaces: int = 16
+    # The walk at scale (docs/retrieval.md): a namespace with more passages than this answers
+    # graph and dense queries from a quantized vector index (exactly re-scored candidates) and a
+    # seed-local PPR (forward push) instead of scanning every vector and iterating over the
+    # whole graph. At or below it, queries are exact (MuSiQue-100: 1,890; 2Wiki: 6,119). None:
+    # always exact. docs/benchmarks.md, "The walk at scale", measures the choice.
+    approximate_above: int | None = 10_000
+    approximate_passage_candidates: int = 1_000  # passages read per query, re-scored and seeded
+    approximate_fact_candidates: int = 1_000  # distinct fact vectors read per query
+    approximate_link_passages: int = 100  # the facts of this many best passages are candidates
+    push_epsilon: float = 3e-6  # forward push stops when every residual < epsilon * strength
 
     @field_validator("default_mode", mode="before")
     @classmethod

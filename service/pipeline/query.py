@@ -18,6 +18,16 @@ from service.domain.models import RankedPassage
 from service.domain.records import QueryMode
 from service.errors import InvalidInput, LLMNotConfigured
 from service.llm.embedder import Embedder
+from service.retrieval.approximate import (
+    ApproximateParams,
+    DenseView,
+    approximate_dense,
+    approximate_ppr,
+    link_facts_approximate,
+    passage_seeds,
+    rank_passages,
+    walk_index,
+)
 from service.retrieval.fact_filter import FactFilter
 from service.retrieval.lexical import LexicalIndexCache
 from service.retrieval.linking import LinkingParams, link_facts
@@ -39,6 +49,7 @@ class RetrievalParams:
     passage_node_weight: float
     passage_seed_power: float
     damping: float
+    approximate: ApproximateParams  # when and how large namespaces are walked approximately
 
     @classmethod
     def from_settings(cls, r: RetrievalSettings) -> RetrievalParams:
@@ -47,6 +58,7 @@ class RetrievalParams:
             passage_node_weight=r.passage_node_weight,
             passage_seed_power=r.passage_seed_power,
             damping=r.damping,
+            approximate=ApproximateParams.from_settings(r),
         )
 
 
@@ -90,6 +102,24 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     """Indexes of the k best scores, best first; ties by index so results are deterministic."""
     order = np.lexsort((np.arange(len(scores)), -scores))
     return order[:k]
+
+
+# Dense scores of every passage (the exact walk), or of the best ones (above approximate_above).
+Dense = np.ndarray | DenseView
+
+
+def _dense_scores(snapshot: Snapshot, q: np.ndarray, top_k: int, params: RetrievalParams) -> Dense:
+    approx = params.approximate
+    if approx.applies(snapshot):
+        k = max(top_k, approx.passage_candidates)
+        return approximate_dense(snapshot, walk_index(snapshot), q, k)
+    return snapshot.passage_matrix @ q
+
+
+def _dense_top(dense: Dense, k: int) -> list[tuple[int, float]]:
+    if isinstance(dense, DenseView):
+        return dense.top(k)
+    return [(int(r), float(dense[r])) for r in _top(dense, k)]
 
 
 @dataclass(frozen=True)
@@ -143,12 +173,12 @@ class Query:
         timer.lap("embed")
         if snapshot.empty:
             return QueryResult(mode=mode, passages=[], timings_ms=timer.timings)
-        dense = snapshot.passage_matrix @ q
+        dense = _dense_scores(snapshot, q, top_k, self.params)
         timer.lap("dense")
 
         result = QueryResult(mode=mode, passages=[])
         if mode == QueryMode.DENSE:
-            ranked = [(int(r), float(dense[r])) for r in _top(dense, top_k)]
+            ranked = _dense_top(dense, top_k)
         else:
             ranked = _graph_rank(
                 snapshot, text, q, dense, top_k, self.params, result, timer, self.fact_filter
@@ -164,14 +194,19 @@ def _graph_rank(
     snapshot: Snapshot,
     question: str,
     q: np.ndarray,
-    dense: np.ndarray,
+    dense: Dense,
     top_k: int,
     params: RetrievalParams,
     result: QueryResult,
     timer: _Timer,
     fact_filter: FactFilter | None = None,
 ) -> list[tuple[int, float]]:
-    linked = link_facts(snapshot, q, dense, question, params.linking)
+    if isinstance(dense, DenseView):
+        index = walk_index(snapshot)
+        approx = params.approximate
+        linked = link_facts_approximate(snapshot, index, q, dense, question, params.linking, approx)
+    else:
+        linked = link_facts(snapshot, q, dense, question, params.linking)
     timer.lap("link")
     if fact_filter is not None and linked:
         kept = fact_filter(question, [snapshot.fact_texts[f.row] for f in linked])
@@ -180,13 +215,13 @@ def _graph_rank(
             result.fallback = "the LLM fact filter failed; unfiltered facts were used"
         elif not kept:
             result.fallback = "the LLM fact filter kept no fact; ranked by dense similarity"
-            return [(int(r), float(dense[r])) for r in _top(dense, top_k)]
+            return _dense_top(dense, top_k)
         else:
             linked = [linked[i] for i in kept]
     seeds = entity_seeds(snapshot, linked)
     if not seeds:
         result.fallback = "no fact could be linked to the query; ranked by dense similarity"
-        return [(int(r), float(dense[r])) for r in _top(dense, top_k)]
+        return _dense_top(dense, top_k)
     result.facts = [
         SeedFact(snapshot.fact_ids[f.row], snapshot.fact_texts[f.row], round(f.score, 6)) for f in linked
     ]
@@ -194,6 +229,12 @@ def _graph_rank(
         SeedEntity(snapshot.node_ids[node], snapshot.entity_names.get(node, ""), round(weight, 6))
         for node, weight in sorted(seeds.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
+    if isinstance(dense, DenseView):  # seed-local: the candidate passages seeded, forward push
+        passages = passage_seeds(snapshot, dense, params.passage_node_weight, params.passage_seed_power)
+        timer.lap("seeds")
+        walk = approximate_ppr(snapshot, seeds, passages, params.damping, params.approximate.push_epsilon)
+        timer.lap("ppr")
+        return rank_passages(snapshot, index, q, dense, walk, top_k)
     reset = reset_vector(snapshot, seeds, dense, params.passage_node_weight, params.passage_seed_power)
     timer.lap("seeds")
     ppr = snapshot.transitions.personalized_pagerank(reset, params.damping)

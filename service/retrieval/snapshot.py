@@ -16,8 +16,9 @@ import logging
 import re
 import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from service.domain.normalize import normalize_name
 from service.retrieval.keyed_cache import KeyedCache
 from service.retrieval.ppr import TransitionMatrix
 from service.stores.base import GraphStore
+
+if TYPE_CHECKING:
+    from service.retrieval.approximate import WalkIndex
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +68,9 @@ class Snapshot:
     # When set, facts share vectors: fact row i's vector is fact_matrix[fact_vector_rows[i]]
     # (facts read from one sentence share its evidence vector). None: row i is fact i's vector.
     fact_vector_rows: np.ndarray | None = None
+    # The approximate walk's indexes (retrieval.approximate), for namespaces above
+    # RetrievalSettings.approximate_above passages: built with the snapshot, or on first use.
+    walk_index: WalkIndex | None = field(default=None, compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -191,9 +198,23 @@ class SnapshotCache:
     """One snapshot per namespace, rebuilt lazily when the store's graph_version moves; at most
     ``max_namespaces`` are held (the least recently used goes first)."""
 
-    def __init__(self, store: GraphStore, *, max_namespaces: int = 16) -> None:
+    def __init__(
+        self, store: GraphStore, *, max_namespaces: int = 16, walk_index_above: int | None = None
+    ) -> None:
         self._store = store
         self._snapshots: KeyedCache[str, Snapshot] = KeyedCache(max(1, max_namespaces))
+        # Snapshots of more passages than this are built with their walk index (the approximate
+        # walk's, RetrievalSettings.approximate_above); otherwise a query builds it on first use.
+        self._walk_index_above = walk_index_above
+
+    def _build(self, namespace: str) -> Snapshot:
+        snapshot = build_snapshot(self._store, namespace)
+        above = self._walk_index_above
+        if above is not None and len(snapshot.passage_ids) > above:
+            from service.retrieval.approximate import walk_index
+
+            walk_index(snapshot)
+        return snapshot
 
     def get(self, namespace: str) -> Snapshot:
         """The namespace's newest complete snapshot. Only the first query of a namespace waits
@@ -203,7 +224,7 @@ class SnapshotCache:
             if current.version != self._store.graph_version(namespace):
                 self._snapshots.refresh_in_background(
                     namespace,
-                    lambda: build_snapshot(self._store, namespace),
+                    lambda: self._build(namespace),
                     lambda built, held: built.version > held.version,
                     lambda: logger.exception("background snapshot build of %s failed", namespace),
                 )
@@ -211,7 +232,7 @@ class SnapshotCache:
         return self._snapshots.get(
             namespace,
             fresh=lambda snapshot: True,
-            build=lambda: build_snapshot(self._store, namespace),
+            build=lambda: self._build(namespace),
         )
 
     def rebuild(self, namespace: str) -> None:
@@ -219,7 +240,7 @@ class SnapshotCache:
         process pays for its rebuild, so that no query after it sees what it deleted)."""
         current = self._snapshots.peek(namespace)
         if current is not None:
-            self._snapshots.swap(namespace, current, build_snapshot(self._store, namespace))
+            self._snapshots.swap(namespace, current, self._build(namespace))
 
     def follow_write(self, batch: GraphWriteBatch, version: int) -> None:
         """Extend the cached snapshot with a write this process just made (the store moved to
@@ -232,6 +253,8 @@ class SnapshotCache:
             return
         started = time.perf_counter()
         extended = extend_snapshot(current, batch, version)
+        if extended.walk_index is not None:  # index the new rows here, off the query path
+            extended.walk_index.catch_up(extended)
         if self._snapshots.swap(batch.namespace, current, extended):
             logger.debug(
                 "snapshot %s v%d extended by %d passages in %.0f ms",
