@@ -14,17 +14,19 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 
 from service.settings import DatabaseSettings, GraphSettings, Settings
 
 logger = logging.getLogger("hippograph.bench")
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -65,10 +67,10 @@ class Inputs:
         (the hidden options the smoke test uses)."""
         if quick:
             sizes: dict[str, Any] = {
-                "musique_passages": 300,
+                "musique_passages": 150,
                 "questions": 30,
                 "freshness_documents": 1_000,
-                "neo4j_documents": 200,
+                "neo4j_documents": 100,
                 "walk_args": ("--sizes", "20000", "--queries", "20", "--exact-up-to", "20000"),
             }
         else:
@@ -145,6 +147,30 @@ def embedding_description(settings: Settings) -> str:
         f"{e.model or 'all-MiniLM-L6-v2'}, backend {getattr(e, 'backend', 'torch')}, "
         f"{threads if threads > 0 else available_cores()} threads, batch {e.batch_size}"
     )
+
+
+def run_in_thread(fn: Callable[[], T], name: str) -> T:
+    """``fn()`` on a thread of its own; its result returned, its exception raised here.
+
+    Every part runs this way because the service embeds on threads other than the one that
+    built the model (the worker thread, the API's request threads), and torch's intra-op
+    threading is set up per calling thread: probes on this machine under load timed the same
+    embedding 2-4x slower, at times, on the thread that built the model than on another one."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(fn())
+        except BaseException as exc:  # raised in the calling thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 def percentiles_ms(samples_ms: Sequence[float]) -> dict[str, float]:
@@ -260,7 +286,12 @@ class Recorder:
         self._write(f"[{part.key}] acceptance: {name} = {shown} ({op} {_show(limit)}): {mark}\n")
 
     def note(self, part: PartResult, text: str) -> None:
+        """A remark kept in the report (and printed)."""
         part.note = text
+        self.say(part, text)
+
+    def say(self, part: PartResult, text: str) -> None:
+        """A line printed only."""
         self._write(f"[{part.key}] {text}\n")
 
     def _write(self, text: str) -> None:

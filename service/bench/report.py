@@ -113,7 +113,7 @@ def _plot(path: Path, parts: dict[str, PartResult]) -> bool:
     if checks:
         ax = next(ax_iter)
         scores = [_score(c) for _, c in checks]
-        labels = [f"{k}: {c.name}"[:48] for k, c in checks]
+        labels = [f"{k}: {c.name}"[:60] for k, c in checks]
         colors = ["tab:green" if s <= 1 else "tab:red" for s in scores]
         ax.barh(range(len(scores)), scores, color=colors)
         ax.axvline(1.0, color="black", linewidth=1)

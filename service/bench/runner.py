@@ -20,10 +20,18 @@ import tempfile
 import time
 import traceback
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from service.bench.common import PARTS, Inputs, Recorder, available_cores, embedding_description
+from service.bench.common import (
+    PARTS,
+    Inputs,
+    Recorder,
+    available_cores,
+    embedding_description,
+    run_in_thread,
+)
 from service.bench.report import write_report
 from service.settings import Settings
 
@@ -127,6 +135,23 @@ def _run_parts(
     from service.bench.serve_load import serve_load
     from service.bench.walk import walk_at_scale
 
+    def _part(key: str, musique: MusiqueNamespace | None) -> MusiqueNamespace | None:
+        """Runs part ``key``; returns the MuSiQue namespace parts a and b share."""
+        if key == "a":
+            return import_musique(settings, work, inputs, rec, rec.parts[key])
+        if key == "b":
+            musique = musique or import_musique(settings, work, inputs, rec, None)
+            query_latency(musique, rec, rec.parts[key])
+        elif key == "c":
+            freshness(settings, work, inputs, rec, rec.parts[key])
+        elif key == "d":
+            walk_at_scale(work, inputs, rec, rec.parts[key])
+        elif key == "e":
+            neo4j_against_sql(settings, work, inputs, rec, rec.parts[key])
+        elif key == "f":
+            serve_load(settings, work, inputs, rec, rec.parts[key])
+        return musique
+
     failed = False
     musique: MusiqueNamespace | None = None
     try:
@@ -134,20 +159,7 @@ def _run_parts(
             part = rec.start(key)
             part_started = time.perf_counter()
             try:
-                if key == "a":
-                    musique = import_musique(settings, work, inputs, rec, part)
-                elif key == "b":
-                    if musique is None:
-                        musique = import_musique(settings, work, inputs, rec, None)
-                    query_latency(musique, rec, part)
-                elif key == "c":
-                    freshness(settings, work, inputs, rec, part)
-                elif key == "d":
-                    walk_at_scale(work, inputs, rec, part)
-                elif key == "e":
-                    neo4j_against_sql(settings, work, inputs, rec, part)
-                elif key == "f":
-                    serve_load(settings, work, inputs, rec, part)
+                musique = run_in_thread(partial(_part, key, musique), f"bench-{key}")
             except Exception as exc:
                 failed = True
                 part.status = "error"

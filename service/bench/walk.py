@@ -37,7 +37,7 @@ def walk_at_scale(work: Path, inputs: Inputs, rec: Recorder, part: PartResult) -
     cmd = walk_command(inputs, out)
     shown = " ".join(["python", str(SCRIPT.relative_to(REPO_ROOT)), *cmd[2:]])
     part.command = shown
-    rec.note(part, f"running: {shown}")
+    rec.say(part, f"running: {shown}")
     log = work / "walk_scale.log"
     with open(log, "w") as sink:
         done = subprocess.run(
