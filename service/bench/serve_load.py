@@ -47,7 +47,8 @@ def free_port() -> int:
 
 def serve_env(base: Settings, data_dir: Path, port: int) -> dict[str, str]:
     """The caller's environment with a fresh SQLite data dir, the SQL graph store, this port and
-    the in-process worker on; exported models are kept where the caller keeps them."""
+    the in-process worker on, and the caller's embedding settings; exported models are kept
+    where the caller keeps them."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -66,6 +67,11 @@ def serve_env(base: Settings, data_dir: Path, port: int) -> dict[str, str]:
             or str((base.data_dir / "models").resolve()),
         }
     )
+    # The server embeds as this process does, even if the defaults change while the bench runs.
+    for name in ("backend", "threads", "batch_size", "model"):
+        value = getattr(base.embedding, name, None)
+        if value is not None:
+            env[f"HIPPOGRAPH_EMBEDDING__{name.upper()}"] = str(value)
     return env
 
 
