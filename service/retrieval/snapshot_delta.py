@@ -103,6 +103,11 @@ def extend_snapshot(snapshot: Snapshot, batch: GraphWriteBatch, version: int) ->
             edge(a, b, float(syn.score))
 
     source_rows, source_start = _merge_sources(snapshot, new_sources, len(fact_ids))
+    vector_rows = snapshot.fact_vector_rows
+    if vector_rows is not None:  # shared fact vectors: each new fact brings its own row
+        first = len(snapshot.fact_matrix)
+        added = np.arange(first, first + len(new_vectors), dtype=vector_rows.dtype)
+        vector_rows = np.concatenate([vector_rows, added])
     return replace(
         snapshot,
         version=version,
@@ -120,6 +125,7 @@ def extend_snapshot(snapshot: Snapshot, batch: GraphWriteBatch, version: int) ->
         fact_texts=texts,
         fact_source_rows=source_rows,
         fact_source_start=source_start,
+        fact_vector_rows=vector_rows,
         entity_passage_counts=np.array(counts, dtype=float),
         entity_names=entity_names,
         name_index=name_index,
