@@ -309,6 +309,15 @@ class DenseView:
         return [(int(r), float(s)) for r, s in zip(self.rows[:k], self.scores[:k], strict=True)]
 
 
+def _dot(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``rows @ query`` as float64, on this thread: the walk's products are small, and a BLAS
+    spreading each over its threads costs more than it saves, far more on busy cores (measured:
+    fact linking 71 -> 21 ms at 50k passages with two OpenBLAS threads on a loaded 2-core box)."""
+    if not len(rows):
+        return np.zeros(0)
+    return np.einsum("ij,j->i", rows, query.astype(rows.dtype, copy=False)).astype(float)
+
+
 def _exact_top(rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((rows, -scores))
     return rows[order], scores[order]
@@ -320,17 +329,17 @@ def approximate_dense(snapshot: Snapshot, index: WalkIndex, query: np.ndarray, k
     found = index.passages.search(query, k)[0]
     anti = index.passages_low.search(-query, _LOW_PASSAGES)[0]
     rows = np.unique(found[found < limit])
-    scores = snapshot.passage_matrix[rows] @ query if rows.size else np.zeros(0)
+    scores = _dot(snapshot.passage_matrix[rows], query)
     rows, scores = _exact_top(rows, np.asarray(scores, dtype=float))
     anti = np.unique(anti[anti < limit])
-    low_scores = snapshot.passage_matrix[anti] @ query if anti.size else scores
+    low_scores = _dot(snapshot.passage_matrix[anti], query) if anti.size else scores
     low = float(min(np.min(low_scores), np.min(scores))) if scores.size else 0.0
     return DenseView(rows[:k], scores[:k], low)
 
 
 def _dense_of(snapshot: Snapshot, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Exact dense scores of the given passage rows."""
-    return np.asarray(snapshot.passage_matrix[rows] @ query, dtype=float) if rows.size else np.zeros(0)
+    return _dot(snapshot.passage_matrix[rows], query)
 
 
 def link_facts_approximate(
@@ -361,7 +370,7 @@ def link_facts_approximate(
 
     # Cosines once per distinct vector; the passage bonus from each fact's best source passage.
     _, first, inverse = np.unique(index.group_of(rows), return_index=True, return_inverse=True)
-    scores = np.asarray(_fact_vectors(snapshot, rows[first]) @ query, dtype=float)[inverse]
+    scores = _dot(_fact_vectors(snapshot, rows[first]), query)[inverse]
     if params.passage_bonus:
         starts, ends = snapshot.fact_source_start[rows], snapshot.fact_source_start[rows + 1]
         sources = _ragged(snapshot.fact_source_rows, starts, ends)
@@ -378,7 +387,7 @@ def link_facts_approximate(
     if len(rows) < limit and len(index.fact_sample):
         # The lowest score of all facts, estimated: the sample's lowest cosine plus the passage
         # bonus at the lowest dense score.
-        floor = float(np.min(index.fact_sample @ query)) + params.passage_bonus * min(dense.low, 0.0)
+        floor = float(np.min(_dot(index.fact_sample, query))) + params.passage_bonus * min(dense.low, 0.0)
         lo = min(lo, floor)
 
     head = scores
