@@ -21,7 +21,7 @@ from service.jobs.queue import JobQueue
 from service.jobs.worker import BackgroundWorker, Worker, start_background_worker
 from service.llm.cache import LLMCache
 from service.llm.client import LLMClient
-from service.llm.embedder import Embedder, SentenceTransformerEmbedder
+from service.llm.embedder import Embedder, default_model_cache, make_embedders
 from service.pipeline.answer import answer
 from service.pipeline.documents import DeleteDocument, ImportOpenIE, SubmitDocuments
 from service.pipeline.ingest import Ingest, IngestOptions
@@ -82,14 +82,26 @@ class Container:
         """BM25 indexes for the ``bm25`` query mode, built lazily per snapshot version."""
         return LexicalIndexCache(self.graph, max_namespaces=self.settings.retrieval.cached_namespaces)
 
-    @cached_property
+    @property
     def embedder(self) -> Embedder:
+        """The query embedder (its ``dim`` and ``name`` are the model's)."""
+        return self.query_embedder
+
+    @cached_property
+    def _embedders(self) -> tuple[Embedder, Embedder]:
         if self.embedder_override is not None:
-            return self.embedder_override
-        e = self.settings.embedding
-        return SentenceTransformerEmbedder(
-            e.model, batch_size=e.batch_size, device=e.device, threads=e.threads
-        )
+            return self.embedder_override, self.embedder_override
+        return make_embedders(self.settings.embedding, default_model_cache(self.settings.data_dir))
+
+    @property
+    def query_embedder(self) -> Embedder:
+        """Queries' own model instance: never waits for ingestion (service/llm/lane.py)."""
+        return self._embedders[0]
+
+    @property
+    def ingest_embedder(self) -> Embedder:
+        """Ingestion's model instance: embeds in chunks and lets queries go first."""
+        return self._embedders[1]
 
     @cached_property
     def llm(self) -> LLMClient | None:
@@ -137,7 +149,7 @@ class Container:
         workers = self.settings.llm.max_concurrency if self.extractor_name == "llm" else 1
         return Ingest(
             store=self.graph,
-            embedder=self.embedder,
+            embedder=self.ingest_embedder,
             extractor=self.extractor,
             options=IngestOptions.from_settings(self.settings.extraction, extraction_workers=workers),
             snapshots=self.snapshots,
@@ -159,7 +171,7 @@ class Container:
             store=self.graph,
             snapshots=self.snapshots,
             lexical=self.lexical,
-            embedder=self.embedder,
+            embedder=self.query_embedder,
             params=RetrievalParams.from_settings(r),
             default_mode=r.default_mode,
             max_top_k=r.max_top_k,

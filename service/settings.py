@@ -57,12 +57,20 @@ class EmbeddingSettings(BaseModel):
     """Sentence-transformers model; empty ``model`` means the bundled all-MiniLM-L6-v2."""
 
     model: str = ""
+    # torch: sentence-transformers on PyTorch. onnx / onnx-int8: ONNX Runtime over the same
+    # weights, exported locally on first use (int8: dynamically quantized). docs/benchmarks.md.
+    backend: Literal["torch", "onnx", "onnx-int8"] = "onnx"
     batch_size: int = 64
     device: str = "cpu"
-    # torch intra-op threads. 1 is the measured best on small CPU hosts: with 2 threads on 2
-    # busy cores a single query embedding took ~450 ms instead of ~22 ms (spin-waiting threads).
-    # 0 keeps torch's default (one per core).
-    threads: int = 1
+    # Intra-op threads of each embedder; 0 = the cores this process may use. Fewer is better
+    # when other processes keep the cores busy (docs/benchmarks.md, "Embedder threads").
+    threads: int = 0
+    # Where exported ONNX models are kept; empty = ``~/.cache/hippograph/models`` (or
+    # ``<data_dir>/models`` where that cannot be written).
+    cache_dir: str = ""
+    # Ingestion embeds in chunks of this many texts and lets a query embedding go first
+    # between chunks (service/llm/lane.py).
+    ingest_chunk: int = 32
 
 
 class ExtractionSettings(BaseModel):

