@@ -131,7 +131,9 @@ class WalkIndex:
         self._lock = threading.Lock()
         self.passage_rows = 0  # passage rows [0, passage_rows) are in ``passages``
         self.fact_rows = 0  # fact rows [0, fact_rows) have a group, indexed in ``facts``
-        self._group_keys: dict[int, int] = {}  # vector hash (or vector row) -> group id
+        self._group_keys: dict[int, int] = {}  # vector hash -> group id (facts with own rows)
+        self._vector_seen = np.zeros(0, dtype=bool)  # vector rows indexed (shared vectors)
+        self._group_count = 0
         self._group_of_fact = np.zeros(0, dtype=np.int64)
         self._mapped_facts = 0  # facts [0, _mapped_facts) are in the maps below
         self._by_group = _Grouping(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32))
@@ -181,37 +183,53 @@ class WalkIndex:
                 self._node_row = node_row
 
     def _add_facts(self, snapshot: Snapshot, rows: np.ndarray) -> None:
-        if snapshot.fact_vector_rows is not None:
-            keys = snapshot.fact_vector_rows[rows].astype(np.int64)
-        else:
-            keys = _row_hashes(snapshot.fact_matrix[rows]).view(np.int64)
+        """Give the new fact rows their vector group, and index the groups not seen before."""
+        keys = self._vector_keys(snapshot, rows)
         unique, first = np.unique(keys, return_index=True)
-        groups = np.empty(len(unique), dtype=np.int64)
-        new_rows: list[int] = []
-        new_ids: list[int] = []
-        known = self._group_keys
-        for i, key in enumerate(unique.tolist()):
-            group = known.get(key)
-            if group is None:
-                group = known[key] = len(known)
-                new_ids.append(group)
-                new_rows.append(int(rows[first[i]]))
-            groups[i] = group
-        group_of_new = groups[np.searchsorted(unique, keys)]
-        self._group_of_fact = np.concatenate([self._group_of_fact, group_of_new])
-        if new_ids:
-            ids, vectors = np.array(new_ids, dtype=np.int64), _fact_vectors(snapshot, np.array(new_rows))
-            self.facts.add(ids, vectors)
+        if snapshot.fact_vector_rows is not None:  # the snapshot's vector row is the group
+            groups = unique
+            new = ~self._seen_vectors(len(snapshot.fact_matrix))[unique]
+            self._vector_seen[unique] = True
+        else:
+            known = self._group_keys
+            groups = np.empty(len(unique), dtype=np.int64)
+            new = np.zeros(len(unique), dtype=bool)
+            for i, key in enumerate(unique.tolist()):
+                group = known.get(key)
+                if group is None:
+                    group = known[key] = len(known)
+                    new[i] = True
+                groups[i] = group
+        self._group_of_fact = np.concatenate([self._group_of_fact, groups[np.searchsorted(unique, keys)]])
+        self._group_count = max(self._group_count, int(groups.max()) + 1 if groups.size else 0)
+        new_groups, new_rows = groups[new], rows[first[new]]
+        for start in range(0, len(new_groups), _ADD_CHUNK):  # bounded copies of the vectors
+            chunk = slice(start, start + _ADD_CHUNK)
+            vectors = _fact_vectors(snapshot, new_rows[chunk])
+            self.facts.add(new_groups[chunk], vectors)
             if len(self.fact_sample) < _FACT_SAMPLE:
                 rng = np.random.default_rng(len(self.fact_sample))
-                take = min(_FACT_SAMPLE - len(self.fact_sample), len(vectors))
+                take = min(_FACT_SAMPLE - len(self.fact_sample), len(vectors) // 8 or len(vectors))
                 picked = vectors[np.sort(rng.choice(len(vectors), take, replace=False))]
                 self.fact_sample = np.vstack([self.fact_sample, np.asarray(picked, dtype=np.float32)])
+
+    @staticmethod
+    def _vector_keys(snapshot: Snapshot, rows: np.ndarray) -> np.ndarray:
+        if snapshot.fact_vector_rows is not None:
+            return snapshot.fact_vector_rows[rows].astype(np.int64)
+        return _row_hashes(snapshot.fact_matrix[rows]).view(np.int64)
+
+    def _seen_vectors(self, size: int) -> np.ndarray:
+        if len(self._vector_seen) < size:
+            grown = np.zeros(size, dtype=bool)
+            grown[: len(self._vector_seen)] = self._vector_seen
+            self._vector_seen = grown
+        return self._vector_seen
 
     def _build_maps(self, snapshot: Snapshot) -> None:
         facts = self.fact_rows
         rows = np.arange(facts)
-        self._by_group = _Grouping.of(self._group_of_fact[:facts], rows, len(self._group_keys))
+        self._by_group = _Grouping.of(self._group_of_fact[:facts], rows, self._group_count)
         source_facts, source_passages = _sources_of(snapshot, rows)  # rows[i] == i
         self._by_passage = _Grouping.of(source_passages, source_facts, len(snapshot.passage_ids))
         ends = np.concatenate([snapshot.fact_subject_nodes[:facts], snapshot.fact_object_nodes[:facts]])
@@ -290,6 +308,7 @@ def walk_index(snapshot: Snapshot) -> WalkIndex:
 # score among them stands for the lowest of all (the min of the min-max normalizations).
 _LOW_PASSAGES = 1000
 _FACT_SAMPLE = 8192  # fact vectors kept to estimate the lowest fact score
+_ADD_CHUNK = 65_536  # vectors encoded at a time
 
 
 @dataclass(frozen=True)

@@ -170,3 +170,26 @@ def test_the_index_follows_rows_appended_to_the_snapshot():
 def random_unit_vectors_like(snapshot, rng):
     v = rng.standard_normal((1, snapshot.passage_matrix.shape[1])).astype(np.float32)
     return v / np.linalg.norm(v)
+
+
+def test_facts_with_a_row_each_are_grouped_by_vector_like_shared_ones(snapshot):
+    # build_snapshot keeps one vector row per fact: the index groups identical rows itself.
+    rows = snapshot.fact_vector_rows
+    own_rows = dataclasses.replace(
+        snapshot, fact_matrix=snapshot.fact_matrix[rows], fact_vector_rows=None, walk_index=None
+    )
+    index = walk_index(own_rows)
+    assert index._group_count == len(np.unique(rows))
+    params = LinkingParams(top_k=3, passage_bonus=0.5, question_entity_bonus=0.15)
+    everything = ApproximateParams(
+        above=0,
+        passage_candidates=SIZE,
+        fact_candidates=len(snapshot.fact_matrix),
+        link_passages=SIZE,
+        push_epsilon=1e-6,
+    )
+    for q in planted_queries(own_rows, 3, np.random.default_rng(12)):
+        exact = link_facts(own_rows, q, own_rows.passage_matrix @ q, "", params)
+        dense = approximate_dense(own_rows, index, q, SIZE)
+        approx = link_facts_approximate(own_rows, index, q, dense, "", params, everything)
+        assert [f.row for f in approx] == [f.row for f in exact]
