@@ -20,13 +20,15 @@ from service.errors import InvalidInput, LLMNotConfigured
 from service.llm.embedder import Embedder
 from service.retrieval.approximate import (
     ApproximateParams,
+    walk_index,
+)
+from service.retrieval.approximate_walk import (
     DenseView,
     approximate_dense,
     approximate_ppr,
     link_facts_approximate,
     passage_seeds,
     rank_passages,
-    walk_index,
 )
 from service.retrieval.fact_filter import FactFilter
 from service.retrieval.lexical import LexicalIndexCache

@@ -14,9 +14,11 @@ from service.domain.records import QueryMode
 from service.pipeline.query import Query, RetrievalParams
 from service.retrieval.approximate import (
     ApproximateParams,
+    walk_index,
+)
+from service.retrieval.approximate_walk import (
     approximate_dense,
     link_facts_approximate,
-    walk_index,
 )
 from service.retrieval.linking import LinkingParams, link_facts
 from service.retrieval.synthetic import planted_queries, random_queries, synthetic_snapshot
