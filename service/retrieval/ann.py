@@ -7,8 +7,9 @@ depend on how the vectors are spread (graph indexes such as HNSW lose their way 
 vectors); it returns candidates ranked by approximate score, which the caller re-scores exactly
 against the float32 rows it holds. Measured on this project's 2-core machine (docs/benchmarks.md,
 "The walk at scale"): 1M vectors of 384 dimensions scan and re-rank 1,000 candidates in ~3.5 ms
-against ~190 ms for the exact float32 scan; building (training the codebooks on a sample and
-encoding) takes ~7 s; the best match by exact score is always among the candidates.
+with 48-byte codes, about twice that with the 96-byte codes the walk uses, against ~190 ms for
+the exact float32 scan; building (training the codebooks on a sample and encoding) takes
+seconds; the best match by exact score was always among the candidates.
 """
 
 from __future__ import annotations
