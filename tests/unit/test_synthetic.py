@@ -68,7 +68,6 @@ def test_planted_queries_are_as_close_to_their_passage_as_questions_are():
 
 @pytest.mark.data
 @pytest.mark.skipif(not CORPUS.exists(), reason="needs ../shared/data/2wiki-corpus")
-@pytest.mark.skipif(not (REPO / "benchmarks/walk_scale.py").exists(), reason="measured by the benchmark")
 def test_the_embedded_shape_is_what_the_offline_extractor_reads_from_2wiki():
     spec = importlib.util.spec_from_file_location("walk_scale", REPO / "benchmarks/walk_scale.py")
     assert spec and spec.loader
