@@ -234,6 +234,7 @@ class PartResult:
     note: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    load: str = ""  # the 1-minute load average when the part started and ended
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -241,6 +242,7 @@ class PartResult:
             "command": self.command,
             "status": self.status,
             "seconds": round(self.seconds, 1),
+            "load": self.load,
             "figures": self.figures,
             "acceptance": [c.to_json() for c in self.checks],
             "samples_ms": {k: [round(v, 2) for v in s] for k, s in self.samples.items()},

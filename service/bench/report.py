@@ -72,7 +72,13 @@ def report_markdown(meta: dict[str, Any], parts: dict[str, PartResult], plot: st
     if plot:
         lines += ["", f"![acceptance ratios and query latency]({plot})"]
     for p in parts.values():
-        lines += ["", f"## {p.key}. {p.title}", "", f"`{p.command}` — {p.status}, {p.seconds:.0f} s", ""]
+        lines += [
+            "",
+            f"## {p.key}. {p.title}",
+            "",
+            f"`{p.command}` — {p.status}, {p.seconds:.0f} s, load {p.load}",
+            "",
+        ]
         if p.error:
             lines += ["```", p.error.strip()[-2000:], "```", ""]
         if p.note:

@@ -157,7 +157,7 @@ def _run_parts(
     try:
         for key in selected:
             part = rec.start(key)
-            part_started = time.perf_counter()
+            part_started, load_started = time.perf_counter(), _load().split(",")[0]
             try:
                 musique = run_in_thread(partial(_part, key, musique), f"bench-{key}")
             except Exception as exc:
@@ -167,6 +167,7 @@ def _run_parts(
                 logger.exception("bench part %s failed", key)
                 sys.stdout.write(f"[{key}] ERROR: {exc.__class__.__name__}: {exc}\n")
             part.seconds = time.perf_counter() - part_started
+            part.load = f"{load_started} -> {_load().split(',')[0]}"
             if musique is not None and "b" not in selected[selected.index(key) + 1 :]:
                 musique.container.close()  # nothing after this part queries it
                 musique = None
