@@ -51,6 +51,7 @@ class RetrievalParams:
     passage_node_weight: float
     passage_seed_power: float
     damping: float
+    ppr_tolerance: float  # power iteration stops when an iteration moves less (L1)
     approximate: ApproximateParams  # when and how large namespaces are walked approximately
 
     @classmethod
@@ -60,6 +61,7 @@ class RetrievalParams:
             passage_node_weight=r.passage_node_weight,
             passage_seed_power=r.passage_seed_power,
             damping=r.damping,
+            ppr_tolerance=r.ppr_tolerance,
             approximate=ApproximateParams.from_settings(r),
         )
 
@@ -239,7 +241,7 @@ def _graph_rank(
         return rank_passages(snapshot, index, q, dense, walk, top_k)
     reset = reset_vector(snapshot, seeds, dense, params.passage_node_weight, params.passage_seed_power)
     timer.lap("seeds")
-    ppr = snapshot.transitions.personalized_pagerank(reset, params.damping)
+    ppr = snapshot.transitions.personalized_pagerank(reset, params.damping, tol=params.ppr_tolerance)
     timer.lap("ppr")
     passage_scores = ppr[snapshot.passage_nodes]
     # Equal walk mass (common in tiny graphs) is broken by dense similarity, then by row.

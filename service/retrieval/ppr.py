@@ -58,7 +58,7 @@ class TransitionMatrix:
         self.n = adjacency.shape[0]
         self.adjacency = adjacency  # symmetric: both directions of every undirected edge
         strength = np.asarray(adjacency.sum(axis=0)).ravel()
-        self.dangling = strength == 0
+        self.dangling = np.flatnonzero(strength == 0)  # vertices without edges
         inverse = np.divide(1.0, strength, out=np.zeros_like(strength), where=strength > 0)
         # Column j spreads node j's mass over its neighbours in proportion to edge weight.
         self.matrix = (adjacency @ sparse.diags(inverse)).tocsr()
@@ -69,7 +69,9 @@ class TransitionMatrix:
         """Stationary distribution of a walk that restarts to ``reset`` (any non-negative vector
         with a positive sum, normalized here) with probability ``1 - damping``, over the
         weighted undirected edges. One probability per vertex (sums to 1); a vertex with no
-        edges gives its mass back according to ``reset`` (as prpack does)."""
+        edges gives its mass back according to ``reset`` (as prpack does). Iteration stops when
+        a step moves the vector by less than ``tol`` (L1): each step shrinks the distance to
+        the answer by ``damping``, so the answer is within ``tol * damping / (1 - damping)``."""
         if self.n == 0:
             return np.zeros(0)
         r = _check_reset(reset, self.n)

@@ -187,3 +187,16 @@ def test_exact_ties_go_to_the_shortest_statement_whatever_the_row():
 
 def test_a_snapshot_without_facts_links_nothing():
     assert _link(_params(), snapshot=_snapshot([]))[0] == []
+
+
+def test_top_rows_equals_the_full_sort_with_ties_broken_by_tie_rank():
+    from service.retrieval.linking import top_rows
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(1, 60))
+        scores = rng.integers(0, 6, n).astype(float)  # many exact ties
+        tie_rank = rng.permutation(n)
+        k = int(rng.integers(1, n + 3))
+        expected = np.lexsort((tie_rank, -scores))[:k]
+        assert list(top_rows(scores, tie_rank, k)) == list(expected)

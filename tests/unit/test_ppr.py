@@ -82,3 +82,27 @@ def test_power_iteration_handles_isolated_vertices_like_prpack():
     reference = prpack_ppr(4, [(0, 1), (1, 2)], [1.0, 2.0], reset, 0.5)
     fast = TransitionMatrix(4, edges).personalized_pagerank(reset, 0.5)
     assert np.abs(reference - fast).max() < 1e-9
+
+
+def test_default_tolerance_of_the_query_stays_within_its_bound_of_the_converged_walk():
+    # The query stops power iteration at ``retrieval.ppr_tolerance`` (L1 step); the answer is
+    # then within tol * d / (1 - d) of the converged one in L1, so no entry moves more.
+    from service.settings import RetrievalSettings
+
+    tol = RetrievalSettings().ppr_tolerance
+    rng = np.random.default_rng(11)
+    n = 2_000
+    edges = sorted(
+        {
+            (int(min(a, b)), int(max(a, b)))
+            for a, b in zip(rng.integers(0, n, 8_000), rng.integers(0, n, 8_000), strict=True)
+            if a != b
+        }
+    )
+    g = TransitionMatrix(n, [(a, b, 1.0) for a, b in edges])
+    reset = np.zeros(n)
+    reset[rng.integers(0, n, 5)] = rng.random(5) + 0.1
+    loose = g.personalized_pagerank(reset, 0.5, tol=tol)
+    tight = g.personalized_pagerank(reset, 0.5, tol=1e-13)
+    assert np.abs(loose - tight).sum() <= tol
+    assert 0 < np.abs(loose - tight).sum()  # it did stop early: the tolerance is in force
