@@ -33,6 +33,10 @@ class GraphSettings(BaseModel):
     neo4j_database: str = "neo4j"
     # Rows per UNWIND statement; keeps transaction memory bounded on a small heap.
     neo4j_batch_rows: int = 2_000
+    # A search whose vectors are not in memory loads a namespace's vectors of that kind (then
+    # follows this process's writes) when it holds at most this many; above, it asks Neo4j's
+    # vector index (one round trip per query vector). 200k entity vectors are ~300 MB.
+    neo4j_load_vectors_below: int = 200_000
 
 
 class LLMSettings(BaseModel):

@@ -79,14 +79,15 @@ def _neo4j_store(settings: GraphSettings) -> Neo4jGraphStore:
 
 
 @pytest.fixture(params=BACKENDS)
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], GraphStore]]:
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., GraphStore]]:
     """Opens stores of one backend over one fresh, empty database. Each call is a new instance
-    (its own caches), like another process of the same deployment."""
+    (its own caches), like another process of the same deployment; ``index_only=True`` opens a
+    Neo4j store that answers vector searches from the native index (never loading vectors)."""
     opened: list[GraphStore] = []
     if request.param == "sql":
         engine = _sql_engine(tmp_path / "graph.db")
 
-        def open_() -> GraphStore:
+        def open_(index_only: bool = False) -> GraphStore:
             opened.append(SqlGraphStore(engine))
             return opened[-1]
     else:
@@ -94,8 +95,10 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
         _clean_neo4j(settings)
         engine = None
 
-        def open_() -> GraphStore:
-            opened.append(_neo4j_store(settings))
+        def open_(index_only: bool = False) -> GraphStore:
+            # index_only: a Neo4j store that never loads vectors, so it searches the native index
+            own = settings.model_copy(update={"neo4j_load_vectors_below": 0}) if index_only else settings
+            opened.append(_neo4j_store(own))
             return opened[-1]
 
     yield open_

@@ -347,7 +347,8 @@ def test_export_graph_nodes_and_edge_weights(graph_store):
 @pytest.mark.neo4j
 def test_backends_agree_on_the_same_batches(both_stores, neo4j_settings):
     sql_store, neo_store = both_stores
-    neo_reader = Neo4jGraphStore.connect(neo4j_settings)  # never loads vectors: native index search
+    # never loads vectors: native index search (neo_store loads them: both paths against SQL)
+    neo_reader = Neo4jGraphStore.connect(neo4j_settings.model_copy(update={"neo4j_load_vectors_below": 0}))
     batches = [
         doc_paris(),
         doc_france(),
@@ -485,7 +486,7 @@ def test_search_vectors_in_a_small_namespace_beside_a_large_one(open_store, max_
     triples = [(people[i], "knows", people[(i * 7 + 1) % len(people)]) for i in range(len(people))]
     writer.write(make_batch("big", "doc-big", ("Big", "Everyone knows someone.", triples)))
     writer.write(make_batch("small", "doc-small", ("Small", "Ann knows Bob.", [("Ann", "knows", "Bob")])))
-    reader = open_store()
+    reader = open_store(index_only=True)
     queries = np.vstack([fake_vector("query", str(i)) for i in range(8)])
     for ns, kind in (("big", "entity"), ("big", "fact"), ("small", "entity"), ("small", "fact")):
         ids_, matrix = writer.export_vectors(ns, kind)

@@ -215,6 +215,13 @@ RETURN id, embedding
 """,
 }
 
+VECTOR_COUNTS = {
+    "passage": "RETURN COUNT { MATCH (p:Passage) WHERE p.namespace = $namespace } AS n",
+    "entity": "RETURN COUNT { MATCH (e:Entity) WHERE e.namespace = $namespace } AS n",
+    # Rows, not distinct facts: a bound on what loading them would read.
+    "fact": "RETURN COUNT { MATCH ()-[f:FACT]->() WHERE f.namespace = $namespace } AS n",
+}
+
 VECTORS_BY_ID = {
     "passage": """
 MATCH (p:Passage) WHERE p.id IN $ids AND p.namespace = $namespace

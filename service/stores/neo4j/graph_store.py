@@ -90,9 +90,13 @@ class Neo4jGraphStore:
         database: str = "neo4j",
         batch_rows: int = 2_000,
         owns_driver: bool = True,
+        load_vectors_below: int = 200_000,
     ) -> None:
         if batch_rows <= 0:
             raise ValueError("batch_rows must be positive")
+        # A cold search loads the namespace's vectors of that kind into memory when it has at
+        # most this many (a 384-dimension float32 row is 1.5 kB), else asks the vector index.
+        self._load_below = load_vectors_below
         self._driver = driver
         self._database = database
         self._batch = batch_rows
@@ -117,7 +121,12 @@ class Neo4jGraphStore:
         except BaseException:
             driver.close()
             raise
-        return cls(driver, database=settings.neo4j_database, batch_rows=settings.neo4j_batch_rows)
+        return cls(
+            driver,
+            database=settings.neo4j_database,
+            batch_rows=settings.neo4j_batch_rows,
+            load_vectors_below=settings.neo4j_load_vectors_below,
+        )
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -234,11 +243,17 @@ class Neo4jGraphStore:
         warm = self._cached_vectors(namespace, kind)
         if warm is not None:  # already in memory at the current version: exact and no round trip
             return top_k_search(warm[0], warm[1], q, top_k, min_score)
-        if not self._index_online(kind):
+        if not self._index_online(kind) or self._vector_count(namespace, kind) <= self._load_below:
+            # Loaded once and then kept in step by this process's writes (VectorCache): an
+            # ingesting worker searches each group's new entities in memory, as the SQL store
+            # does, instead of one index round trip per entity (part e of hippograph bench).
             return exact(list(range(len(q))))
         return vector_search.search(
             self._read, namespace, kind, q, top_k, min_score, exact, max(self._batch, _MIN_READ_CHUNK)
         )
+
+    def _vector_count(self, namespace: str, kind: VectorKind) -> int:
+        return int(self._read(cypher.VECTOR_COUNTS[kind], {"namespace": namespace})[0]["n"])
 
     def _cached_vectors(self, namespace: str, kind: VectorKind) -> tuple[list[str], np.ndarray] | None:
         """The namespace's vectors of a kind when the cache holds them at the current version."""
