@@ -7,12 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from service import __version__
+from service.api.access import authorize, check_rules, secured
+from service.api.body_limit import BodyLimit
 from service.api.errors import install_error_handlers
-from service.api.routes import documents, health, jobs, namespaces, query
+from service.api.routes import documents, health, jobs, keys, namespaces, query
 from service.container import Container
 
 logger = logging.getLogger(__name__)
@@ -45,13 +47,39 @@ def create_app(
                 background.shutdown(settings.worker.shutdown_grace_s)
             container.close()
 
-    app = FastAPI(title="Hippograph", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Hippograph",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(authorize)],  # every operation: its rule in api/access.py
+    )
     app.state.container = container
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.limits.max_request_bytes,
+        max_import_bytes=settings.limits.max_import_bytes,
+    )
     install_error_handlers(app)
-    for module in (health, namespaces, documents, jobs, query):
+    for module in (health, namespaces, documents, jobs, query, keys):
         app.include_router(module.router)
+    check_rules(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+AUTH_RESPONSES = {
+    "401": "No key, or a key that is unknown, malformed or revoked (`unauthorized`)",
+    "403": "The key's scope does not allow this operation (`forbidden`)",
+    "429": "Too many requests for this key (`rate_limited`, with `Retry-After`) or a namespace quota",
+}
+
+
+def _error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
 
 
 def _openapi(app: FastAPI) -> dict:
@@ -81,7 +109,19 @@ def _openapi(app: FastAPI) -> dict:
                         },
                     },
                 )
+            if secured(operation.get("operationId", "")):
+                operation["security"] = [{"bearerAuth": []}]
+                for code, text in AUTH_RESPONSES.items():
+                    responses.setdefault(code, _error(text))
             operation["responses"] = dict(sorted(responses.items()))
+        schema["components"]["securitySchemes"] = {
+            "bearerAuth": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key (`hgk_...`) or the admin key; needed when the service "
+                "runs with HIPPOGRAPH_AUTH__ADMIN_KEY set (docs/security.md).",
+            }
+        }
         for name in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(name, None)
         app.openapi_schema = schema

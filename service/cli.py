@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from service.cli_keys import add_parser as add_keys_parser
 from service.domain.records import JobStatus
 from service.settings import Settings
 
@@ -30,7 +31,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from service.app import create_app
+    from service.auth.exposure import UnsafeBind, check_exposure
 
+    host = args.host or settings.host
+    try:
+        check_exposure(settings.auth, host)
+    except UnsafeBind as exc:
+        logger.error("%s", exc)
+        return 2
     container = _container(settings)
     app = create_app(
         container,
@@ -39,7 +47,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     uvicorn.run(
         app,
-        host=args.host or settings.host,
+        host=host,
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),
     )
@@ -165,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default=None, help="output folder (default eval-out/<dataset>)")
     e.add_argument("--limit", type=int, default=None, help="only the first N questions")
     e.set_defaults(func=cmd_eval)
+
+    add_keys_parser(sub)
 
     b = sub.add_parser("bench", help="measure ingestion, query latency and freshness; write bench.json/.md")
     b.add_argument("--out", default="bench-out", help="report folder (default bench-out)")

@@ -15,6 +15,8 @@ from functools import cached_property
 
 from sqlalchemy import Engine
 
+from service.auth.authenticate import Authenticator
+from service.auth.rate_limit import RateLimiter
 from service.errors import LLMNotConfigured
 from service.extraction.base import Extractor
 from service.jobs.queue import JobQueue
@@ -35,6 +37,7 @@ from service.stores.base import GraphStore
 from service.stores.factory import make_graph_store
 from service.stores.sql.db import make_engine, migrate
 from service.stores.sql.documents import DocumentStore
+from service.stores.sql.keys import KeyStore
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,18 @@ class Container:
     @cached_property
     def documents(self) -> DocumentStore:
         return DocumentStore(self.engine)
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        return KeyStore(self.engine)
+
+    @cached_property
+    def authenticator(self) -> Authenticator:
+        return Authenticator(self.settings.auth, self.keys)
+
+    @cached_property
+    def rate_limit(self) -> RateLimiter:
+        return RateLimiter(self.settings.limits.requests_per_minute)
 
     @cached_property
     def jobs(self) -> JobQueue:

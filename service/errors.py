@@ -20,6 +20,11 @@ class NotFound(HippographError):
 class NamespaceNotFound(NotFound):
     code = "namespace_not_found"
 
+    @classmethod
+    def named(cls, namespace: str) -> NamespaceNotFound:
+        """The one text of a missing namespace: a namespace a key may not see gets it too."""
+        return cls(f"namespace {namespace!r} does not exist")
+
 
 class DocumentNotFound(NotFound):
     code = "document_not_found"
@@ -27,6 +32,36 @@ class DocumentNotFound(NotFound):
 
 class JobNotFound(NotFound):
     code = "job_not_found"
+
+    @classmethod
+    def for_id(cls, job_id: str) -> JobNotFound:
+        """The one text of a missing job: a job a key may not see gets it too."""
+        return cls(f"job {job_id!r} not found")
+
+
+class Unauthorized(HippographError):
+    """No credentials, or credentials that are not (or no longer) valid."""
+
+    code = "unauthorized"
+
+
+class Forbidden(HippographError):
+    """Valid credentials without the scope the operation needs, on something they may see."""
+
+    code = "forbidden"
+
+
+class TooManyRequests(HippographError):
+    """A rate or quota limit: ``retry_after_s`` says when trying again can succeed (None: not
+    by waiting alone, e.g. a namespace holding its maximum of documents)."""
+
+    code = "too_many_requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int | None = None, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+        if code is not None:
+            self.code = code
 
 
 class Conflict(HippographError):

@@ -145,11 +145,34 @@ class WorkerSettings(BaseModel):
 
 
 class LimitsSettings(BaseModel):
-    """Input bounds that protect the service from oversized requests."""
+    """Bounds that protect the service from oversized requests and from one client taking it
+    all (docs/security.md). A limit of 0 switches that limit off."""
 
-    max_document_chars: int = 200_000
+    max_document_chars: int = 200_000  # one document's text (413 above)
     max_documents_per_request: int = 1_000
-    max_import_bytes: int = 100 * 1024 * 1024
+    max_import_bytes: int = 100 * 1024 * 1024  # an OpenIE import's body (413 above)
+    max_request_bytes: int = 16 * 1024 * 1024  # any other request's body (413 above)
+    # Per API key (per client address while keys are off): requests in any 60 s window (429
+    # with Retry-After above). A key may carry its own figure.
+    requests_per_minute: int = 1_200
+    # Per namespace (429 above: delete documents, or wait for jobs to finish).
+    max_documents_per_namespace: int = 1_000_000
+    max_bytes_per_namespace: int = 4 * 1024 * 1024 * 1024  # the documents' text, UTF-8
+    max_queued_jobs_per_namespace: int = 100  # jobs queued or running
+
+
+class AuthSettings(BaseModel):
+    """API keys (docs/security.md). With ``admin_key`` set, every request but the health checks
+    needs a key: the admin key, or one the admin created (``/v1/keys``, ``hippograph keys``).
+    Without it the service is open, and ``hippograph serve`` binds only to a loopback address
+    unless ``disabled`` says that an open service on the network is really meant."""
+
+    admin_key: SecretStr = SecretStr("")
+    disabled: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.admin_key.get_secret_value()) and not self.disabled
 
 
 class Settings(BaseSettings):
@@ -167,11 +190,15 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.graph.backend == "neo4j" and not self.graph.neo4j_uri:
             raise ValueError("graph.backend=neo4j needs HIPPOGRAPH_GRAPH__NEO4J_URI")
+        key = self.auth.admin_key.get_secret_value()
+        if key and len(key) < 24:
+            raise ValueError("HIPPOGRAPH_AUTH__ADMIN_KEY must be at least 24 characters")
         return self
 
     @property

@@ -15,6 +15,9 @@ from service import errors
 logger = logging.getLogger(__name__)
 
 STATUS = {
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.TooManyRequests: 429,
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
@@ -47,7 +50,12 @@ def error_body(code: str, detail) -> dict:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.HippographError)
     async def _domain(_: Request, exc: errors.HippographError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.detail), status_code=_status_for(exc))
+        headers = {}
+        if isinstance(exc, errors.Unauthorized):
+            headers["WWW-Authenticate"] = 'Bearer realm="hippograph"'
+        if isinstance(exc, errors.TooManyRequests) and exc.retry_after_s is not None:
+            headers["Retry-After"] = str(exc.retry_after_s)
+        return JSONResponse(error_body(exc.code, exc.detail), status_code=_status_for(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from service.auth.principal import Scope
 from service.domain.normalize import is_blank
 from service.domain.records import DocumentStatus, JobStatus, QueryMode
 from service.domain.text import unstorable_text
@@ -312,3 +313,39 @@ class HealthResponse(BaseModel):
 class ReadyResponse(BaseModel):
     status: Literal["ready", "not_ready"]
     checks: dict[str, str]
+
+
+class KeyCreateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, description="What the key is for (shown in listings).")
+    scope: Scope = Field(
+        description="read: look and query; write: also add and delete documents, cancel jobs; "
+        "admin: also create and delete its namespaces."
+    )
+    namespaces: list[str] = Field(
+        min_length=1,
+        max_length=1000,
+        description="The namespaces the key may use (they need not exist yet). Every other "
+        "namespace answers 404 to it, exactly as if it did not exist.",
+    )
+    requests_per_minute: int | None = Field(
+        default=None, ge=0, description="This key's rate limit (0: none); default: the service's."
+    )
+
+
+class KeyResponse(BaseModel):
+    id: str
+    name: str
+    scope: Scope
+    namespaces: list[str]
+    requests_per_minute: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreatedResponse(KeyResponse):
+    key: str = Field(description="The key itself: shown this once and never again (only a hash is stored).")
+
+
+class KeyListResponse(BaseModel):
+    keys: list[KeyResponse]

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -162,9 +163,7 @@ class JobQueue:
             return "lost"
         return "cancel" if row.cancel_requested else "held"
 
-    def finish(
-        self, job_id: str, worker_id: str, status: JobStatus, last_error: str | None = None
-    ) -> bool:
+    def finish(self, job_id: str, worker_id: str, status: JobStatus, last_error: str | None = None) -> bool:
         """End a job this worker runs with a terminal ``status``; False (nothing written) when it
         is no longer this worker's. When cancelled, its documents still pending become
         ``cancelled``; when failed, ``failed`` (same transaction)."""
@@ -271,7 +270,7 @@ class JobQueue:
         with self._engine.begin() as conn:
             row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id).with_for_update()).first()
             if row is None:
-                raise JobNotFound(f"job {job_id!r} not found")
+                raise JobNotFound.for_id(job_id)
             if JobStatus(row.status).terminal:
                 raise Conflict(f"job {job_id} already {row.status}")
             if row.status == QUEUED:
@@ -289,15 +288,25 @@ class JobQueue:
         with reader(self._engine) as conn:
             row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).first()
         if row is None:
-            raise JobNotFound(f"job {job_id!r} not found")
+            raise JobNotFound.for_id(job_id)
         return _job(row)
 
     def list(
-        self, *, namespace: str | None, status: JobStatus | None, limit: int, offset: int
+        self,
+        *,
+        namespace: str | None,
+        status: JobStatus | None,
+        limit: int,
+        offset: int,
+        within: Collection[str] | None = None,
     ) -> tuple[list[Job], int]:
+        """A page of jobs, newest first, and how many match. ``within`` (an API key's
+        namespaces) keeps only jobs of those namespaces; None: every namespace."""
         conditions: list[ColumnElement[bool]] = [true()]
         if namespace:
             conditions.append(t.jobs.c.namespace == namespace)
+        if within is not None:
+            conditions.append(t.jobs.c.namespace.in_(sorted(within)))
         if status:
             conditions.append(t.jobs.c.status == status)
         where = and_(*conditions)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from service.domain import ids
 from service.domain.normalize import is_blank
 from service.domain.records import DocumentStatus, ImportedOpenIE, IngestPayload
-from service.errors import Conflict, InvalidInput, PayloadTooLarge
+from service.errors import Conflict, InvalidInput, PayloadTooLarge, TooManyRequests
 from service.extraction.hipporag_import import parse_openie
 from service.jobs.queue import JobQueue
 from service.retrieval.snapshot import SnapshotCache
@@ -50,8 +50,8 @@ def _validate(limits: LimitsSettings, docs: list[NewDocument], *, bulk: bool) ->
     for i, d in enumerate(docs):
         if not d.text or is_blank(d.text):
             raise InvalidInput(f"documents[{i}].text is empty")
-        if len(d.text) > limits.max_document_chars:
-            raise InvalidInput(
+        if limits.max_document_chars and len(d.text) > limits.max_document_chars:
+            raise PayloadTooLarge(
                 f"documents[{i}].text has {len(d.text)} characters; the limit is {limits.max_document_chars} "
                 "(HIPPOGRAPH_LIMITS__MAX_DOCUMENT_CHARS)"
             )
@@ -105,6 +105,7 @@ class SubmitDocuments:
                 "text": d.text,
                 "metadata": d.metadata,
                 "content_hash": digest,
+                "text_bytes": len(d.text.encode("utf-8")),
                 "status": DocumentStatus.PENDING,
                 "error": None,
                 "created_at": stamp,
@@ -153,6 +154,7 @@ class SubmitDocuments:
                 if job_id is not None:
                     return Submission(job_id=job_id, document_ids=order)
             todo = fresh + retry
+            self._check_quotas(conn, namespace, [rows[i] for i in fresh])
             payload = IngestPayload(
                 tuple(todo),
                 split=imported is None,
@@ -162,6 +164,40 @@ class SubmitDocuments:
             store.insert(conn, [{**rows[i], "job_id": job_id} for i in fresh])
             store.reset_for_retry(conn, namespace, retry, job_id)
         return Submission(job_id=job_id, document_ids=order)
+
+    def _check_quotas(self, conn: Any, namespace: str, new_rows: list[dict[str, Any]]) -> None:
+        """Raises ``TooManyRequests`` when the submission would take the namespace past its
+        documents, bytes or active jobs (limits of 0 are off). Read in the submission's
+        transaction: on SQLite writers are serialized, so concurrent submissions cannot both
+        pass; on PostgreSQL they may overshoot by one request's worth."""
+        limits = self.limits
+        if not (
+            limits.max_documents_per_namespace
+            or limits.max_bytes_per_namespace
+            or limits.max_queued_jobs_per_namespace
+        ):
+            return
+        docs, size, active = self.documents.usage(conn, namespace)
+        if limits.max_queued_jobs_per_namespace and active >= limits.max_queued_jobs_per_namespace:
+            raise TooManyRequests(
+                f"namespace {namespace!r} has {active} jobs queued or running (the limit is "
+                f"{limits.max_queued_jobs_per_namespace}); retry when some have finished",
+                retry_after_s=30,
+                code="too_many_jobs",
+            )
+        adding = sum(r["text_bytes"] for r in new_rows)
+        if limits.max_documents_per_namespace and docs + len(new_rows) > limits.max_documents_per_namespace:
+            raise TooManyRequests(
+                f"namespace {namespace!r} holds {docs} documents; {len(new_rows)} more would pass its "
+                f"limit of {limits.max_documents_per_namespace} (delete documents first)",
+                code="namespace_full",
+            )
+        if limits.max_bytes_per_namespace and size + adding > limits.max_bytes_per_namespace:
+            raise TooManyRequests(
+                f"namespace {namespace!r} holds {size} bytes of text; {adding} more would pass its "
+                f"limit of {limits.max_bytes_per_namespace} (delete documents first)",
+                code="namespace_full",
+            )
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ def test_no_documents(client, ns):
 
 def test_document_over_size_limit(client, container, ns):
     container.settings.limits.max_document_chars = 100
-    body = _err(client.post(f"/v1/namespaces/{ns}/documents", json={"documents": [{"text": "x" * 101}]}), 422)
-    assert "limit" in body["detail"]
+    body = _err(client.post(f"/v1/namespaces/{ns}/documents", json={"documents": [{"text": "x" * 101}]}), 413)
+    assert "limit" in body["detail"] and body["code"] == "payload_too_large"
 
 
 def test_unknown_namespace(client):

@@ -25,6 +25,9 @@ def test_migrations_match_the_declared_schema(tmp_path, database_settings):
         c.close()
 
 
+TEXT = "Łódź and Warsaw are in Poland."  # 30 characters, 33 UTF-8 bytes
+
+
 def test_upgrading_a_database_that_holds_data_keeps_it(tmp_path, database_settings):
     """A database at the first revision, holding a namespace, a document and a job, is brought to
     head by ``migrate`` (as ``hippograph serve`` does on start): nothing may be lost on the way
@@ -51,7 +54,7 @@ def test_upgrading_a_database_that_holds_data_keeps_it(tmp_path, database_settin
                     namespace="old",
                     id="d",
                     title=None,
-                    text="Warsaw is in Poland.",
+                    text=TEXT,
                     metadata={},
                     content_hash="h",
                     status="pending",
@@ -70,5 +73,7 @@ def test_upgrading_a_database_that_holds_data_keeps_it(tmp_path, database_settin
         assert counts == {"namespaces": 1, "documents": 1, "jobs": 1}
         assert [n.name for n in c.documents.list_namespaces()] == ["old"]
         assert c.documents.get("old", "d").job_id == job_id and c.jobs.get(job_id).status == "queued"
+        with c.engine.connect() as conn:  # 0003 filled in the byte size the namespace quota sums
+            assert conn.execute(text("SELECT text_bytes FROM documents")).scalar_one() == len(TEXT.encode())
     finally:
         c.close()

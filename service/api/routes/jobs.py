@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from service.api.access import PrincipalDep
 from service.api.deps import ContainerDep
 from service.api.schemas import (
     MAX_OFFSET,
@@ -39,12 +40,16 @@ def job_response(j: Job) -> JobResponse:
 @router.get("", operation_id="listJobs", response_model=JobListResponse)
 def list_jobs(
     c: ContainerDep,
+    principal: PrincipalDep,
     namespace: str | None = None,
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JobListResponse:
-    jobs, total = c.jobs.list(namespace=namespace, status=status, limit=limit, offset=offset)
+    """Jobs newest first: only those of namespaces the key may see."""
+    jobs, total = c.jobs.list(
+        namespace=namespace, status=status, limit=limit, offset=offset, within=principal.namespaces
+    )
     return JobListResponse(jobs=[job_response(j) for j in jobs], total=total, limit=limit, offset=offset)
 
 

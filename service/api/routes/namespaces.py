@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
+from service.api.access import PrincipalDep
 from service.api.deps import ContainerDep
 from service.api.schemas import (
     ErrorResponse,
@@ -12,6 +13,8 @@ from service.api.schemas import (
     NamespaceResponse,
     StatsResponse,
 )
+from service.auth.principal import Scope
+from service.errors import Forbidden
 
 router = APIRouter(prefix="/v1/namespaces", tags=["namespaces"])
 E404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
@@ -24,15 +27,25 @@ E404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
     response_model=NamespaceResponse,
     responses={409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
 )
-def create_namespace(body: NamespaceCreateRequest, c: ContainerDep) -> NamespaceResponse:
+def create_namespace(
+    body: NamespaceCreateRequest, c: ContainerDep, principal: PrincipalDep
+) -> NamespaceResponse:
+    """Needs the admin key, or a key with scope ``admin`` bound to this name (403 otherwise,
+    whether or not the namespace exists)."""
+    if not principal.sees(body.name):
+        raise Forbidden(f"this key may not create namespace {body.name!r}")
+    principal.require(Scope.ADMIN, body.name)
     return NamespaceResponse.model_validate(c.documents.create_namespace(body.name), from_attributes=True)
 
 
 @router.get("", operation_id="listNamespaces", response_model=NamespaceListResponse)
-def list_namespaces(c: ContainerDep) -> NamespaceListResponse:
+def list_namespaces(c: ContainerDep, principal: PrincipalDep) -> NamespaceListResponse:
+    """The namespaces the key may see."""
     return NamespaceListResponse(
         namespaces=[
-            NamespaceResponse.model_validate(n, from_attributes=True) for n in c.documents.list_namespaces()
+            NamespaceResponse.model_validate(n, from_attributes=True)
+            for n in c.documents.list_namespaces()
+            if principal.sees(n.name)
         ]
     )
 

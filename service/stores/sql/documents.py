@@ -75,7 +75,7 @@ class DocumentStore:
                 query = query.with_for_update(read=True)
             row = c.execute(query).first()
             if row is None or row.deleting:
-                raise NamespaceNotFound(f"namespace {name!r} does not exist")
+                raise NamespaceNotFound.named(name)
             return Namespace(row.name, row.created_at)
 
         if conn is not None:
@@ -97,7 +97,7 @@ class DocumentStore:
             select(t.namespaces.c.name).where(t.namespaces.c.name == name).with_for_update()
         ).first()
         if row is None:
-            raise NamespaceNotFound(f"namespace {name!r} does not exist")
+            raise NamespaceNotFound.named(name)
 
     def mark_deleting(self, conn: Connection, name: str) -> None:
         """Inside the caller's transaction: from now on the namespace is invisible to every read,
@@ -118,6 +118,21 @@ class DocumentStore:
                     select(func.count()).select_from(t.documents).where(t.documents.c.namespace == namespace)
                 ).scalar_one()
             )
+
+    def usage(self, conn: Connection, namespace: str) -> tuple[int, int, int]:
+        """(documents, their text's UTF-8 bytes, jobs queued or running) of the namespace, read
+        inside the caller's transaction (the quotas of a submission)."""
+        docs, size = conn.execute(
+            select(func.count(), func.coalesce(func.sum(t.documents.c.text_bytes), 0)).where(
+                t.documents.c.namespace == namespace
+            )
+        ).one()
+        active = conn.execute(
+            select(func.count())
+            .select_from(t.jobs)
+            .where(t.jobs.c.namespace == namespace, t.jobs.c.status.in_(["queued", "running"]))
+        ).scalar_one()
+        return int(docs), int(size), int(active)
 
     # --- documents --------------------------------------------------------------------------
 

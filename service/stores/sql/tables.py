@@ -87,8 +87,11 @@ documents = Table(
     Column("job_id", String(36), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # UTF-8 bytes of the text: what the per-namespace byte quota sums (a covering index below)
+    Column("text_bytes", Integer, nullable=False, server_default="0"),
 )
 Index("ix_documents_namespace_created", documents.c.namespace, documents.c.created_at)
+Index("ix_documents_namespace_text_bytes", documents.c.namespace, documents.c.text_bytes)
 
 jobs = Table(
     "jobs",
@@ -125,14 +128,26 @@ llm_cache = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
-# Seam for namespace-scoped API keys (a later issue); only hashes are ever stored.
+# API keys (service/auth): only the SHA-256 of a key's secret is stored. A key names the
+# namespaces it may use; those are names, not references, so a key may be made for a namespace
+# before it exists and keeps working when the namespace is deleted and created again.
 api_keys = Table(
     "api_keys",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("namespace", String(64), ForeignKey("namespaces.name", ondelete="CASCADE"), nullable=True),
-    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("id", String(12), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("requests_per_minute", Integer, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+api_key_namespaces = Table(
+    "api_key_namespaces",
+    metadata,
+    Column("key_id", String(12), ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True),
+    Column("namespace", String(64), primary_key=True),
 )
 
 # --- SQL graph backend -------------------------------------------------------------------
