@@ -152,8 +152,8 @@ class LimitsSettings(BaseModel):
     max_documents_per_request: int = 1_000
     max_import_bytes: int = 100 * 1024 * 1024  # an OpenIE import's body (413 above)
     max_request_bytes: int = 16 * 1024 * 1024  # any other request's body (413 above)
-    # Per API key (per client address while keys are off): requests in any 60 s window (429
-    # with Retry-After above). A key may carry its own figure.
+    # Per API key, the admin key included: requests in any 60 s window (429 with Retry-After
+    # above). A key may carry its own figure. Keys off (the loopback default): no limit.
     requests_per_minute: int = 1_200
     # Per namespace (429 above: delete documents, or wait for jobs to finish).
     max_documents_per_namespace: int = 1_000_000

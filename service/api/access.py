@@ -81,7 +81,7 @@ def authorize(request: Request) -> Principal:
         return ANONYMOUS  # health checks read no principal
     principal = container.authenticator(bearer_token(request.headers.get("authorization")))
     request.state.principal = principal
-    container.rate_limit(principal, client=request.client.host if request.client else "")
+    container.rate_limit(principal)
     if rule.target is Target.NAMESPACE:
         principal.require(rule.scope, request.path_params["namespace"])
     elif rule.target is Target.JOB:

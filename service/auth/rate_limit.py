@@ -1,8 +1,9 @@
 """Requests per minute per caller, with the maintained ``limits`` library (moving window).
 
-The caller is the API key (its own figure, or ``limits.requests_per_minute``); while keys are
-off, the client address. Counts live in this process's memory: behind N API processes a caller
-gets up to N times the figure (say so to operators; docs/security.md).
+The caller is the API key (its own figure, or ``limits.requests_per_minute``), the admin key
+included. While keys are off nothing is limited: that is the embedded default on a loopback
+address, one trusted user. Counts live in this process's memory: behind N API processes a key
+gets up to N times the figure (docs/security.md).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ class RateLimiter:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._items: dict[int, RateLimitItemPerMinute] = {}
 
-    def __call__(self, principal: Principal, client: str = "") -> None:
+    def __call__(self, principal: Principal) -> None:
         """Counts one request; raises ``TooManyRequests`` (with ``retry_after_s``) past the limit."""
+        if principal is ANONYMOUS:
+            return
         per_minute = principal.requests_per_minute
         if per_minute is None:
             per_minute = self.default_per_minute
@@ -34,7 +37,7 @@ class RateLimiter:
         item = self._items.get(per_minute)
         if item is None:
             item = self._items.setdefault(per_minute, RateLimitItemPerMinute(per_minute))
-        caller = f"client:{client}" if principal is ANONYMOUS else principal.name
+        caller = principal.name
         if self._limiter.hit(item, caller):
             return
         reset_at = self._limiter.get_window_stats(item, caller).reset_time
