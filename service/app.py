@@ -100,14 +100,11 @@ def _openapi(app: FastAPI) -> dict:
                     },
                 }
             if "requestBody" in operation:
+                responses.setdefault("400", _error("The body is not valid JSON (`malformed_json`)"))
+                # Any body over limits.max_request_bytes (api/body_limit.py), a document over
+                # limits.max_document_chars: documented where it can happen, not only on imports.
                 responses.setdefault(
-                    "400",
-                    {
-                        "description": "The body is not valid JSON (`malformed_json`)",
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
-                        },
-                    },
+                    "413", _error("The body or a document in it is too large (`payload_too_large`)")
                 )
             if secured(operation.get("operationId", "")):
                 operation["security"] = [{"bearerAuth": []}]

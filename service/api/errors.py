@@ -9,8 +9,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import get_route_path
 
 from service import errors
+from service.api.route_table import api_routes
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,18 @@ def _describe(exc: BaseException) -> str:
     return str(exc)[:200]
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path (Starlette's own 405 names only the
+    first route that matched the path, e.g. GET but not DELETE for a namespace)."""
+    path = get_route_path(request.scope)
+    methods: set[str] = set()
+    for route in api_routes(request.app):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 def error_body(code: str, detail) -> dict:
     return {"code": code, "detail": detail}
 
@@ -70,7 +84,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         detail = exc.detail
         # FastAPI reports only JSONDecodeError as invalid JSON; a body that is not UTF-8, nests too
@@ -79,7 +93,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
             code = "malformed_json"
             detail = f"request body is not valid JSON: {_describe(exc.__cause__)}"
-        return JSONResponse(error_body(code, detail), status_code=exc.status_code)
+        headers = dict(exc.headers or {})  # e.g. Allow on a 405 (RFC 9110), which was dropped here
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+        return JSONResponse(error_body(code, detail), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(OperationalError)
     async def _database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:

@@ -6,19 +6,68 @@ import json
 import math
 import unicodedata
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from service.auth.principal import Scope
 from service.domain.normalize import is_blank
 from service.domain.records import DocumentStatus, JobStatus, QueryMode
 from service.domain.text import unstorable_text
+from service.settings import RetrievalSettings
 
 MAX_DOCUMENT_ID_CHARS = 200
 MAX_METADATA_DEPTH = 32  # the metadata object itself is level 1
 MAX_METADATA_BYTES = 64 * 1024  # serialized as compact UTF-8 JSON
 MAX_OFFSET = 2**62  # list offsets; larger values overflow the database's 64-bit integers
+# stores/sql/documents.py NAMESPACE_PATTERN, as JSON Schema states it (documented, so that a
+# client, schemathesis included, knows which names are valid before it is told 422). The
+# patterns end in "(?!\n)$" because Python's "$" (which test generators use) also matches before
+# a final newline; ECMA's does not, and there the look-ahead changes nothing.
+NAMESPACE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(?!\n)$"
+
+
+def _format_characters() -> str:
+    """The Basic Multilingual Plane's format characters (Unicode category Cf: zero-width space,
+    joiners, byte-order mark...) as a regular-expression class body of ``\\uXXXX`` ranges."""
+    chars = [c for c in range(0x10000) if unicodedata.category(chr(c)) == "Cf"]
+    runs: list[list[int]] = []
+    for c in chars:
+        if runs and runs[-1][1] == c - 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    return "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in runs)
+
+
+# domain/normalize.py ``is_blank`` as JSON Schema states it: at least one character that is
+# neither whitespace nor an invisible format character (astral ones aside). A blank text or
+# query is refused with 422; documented so that a client knows before it is told.
+NOT_BLANK_PATTERN = f"[^\\s{_format_characters()}]"
+# DocumentIn._id as JSON Schema states it: no control character, not blank, no '.' or '..' path
+# segment. These patterns are stated in the schema only (``json_schema_extra``): the
+# validators enforce the same rules with their own messages, and pydantic's regex engine has
+# no look-ahead.
+DOCUMENT_ID_PATTERN = (
+    r"^(?!\.\.?(?:/|$))(?!.*/\.\.?(?:/|$))"
+    r"[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*(?!\n)$"
+)
+
+
+NamespaceName = Annotated[
+    str, Field(min_length=1, max_length=64, json_schema_extra={"pattern": NAMESPACE_NAME_PATTERN})
+]
+
+
+def _json_integer(value: Any) -> Any:
+    """JSON Schema's integer: 3 and 3.0, not true or "3" (which pydantic's lax int would take)."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be an integer")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+DEFAULT_MAX_TOP_K = RetrievalSettings().max_top_k
 
 
 def _check_text(value: str, what: str) -> str:
@@ -64,7 +113,12 @@ class ErrorResponse(BaseModel):
 
 class NamespaceCreateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "demo"}]})
-    name: str = Field(min_length=1, max_length=64, description="Letters, digits, '_', '-', '.'.")
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"pattern": NAMESPACE_NAME_PATTERN},
+        description="Letters, digits, '_', '-', '.', starting with a letter or digit.",
+    )
 
 
 class NamespaceResponse(BaseModel):
@@ -82,15 +136,21 @@ class DocumentIn(BaseModel):
         default=None,
         min_length=1,
         max_length=MAX_DOCUMENT_ID_CHARS,
+        json_schema_extra={"pattern": DOCUMENT_ID_PATTERN},
         description="Your id; default: a content hash of title and text. Any text without control "
         "characters, '/' included (percent-encode it in URLs).",
     )
     title: str | None = Field(default=None, max_length=1000)
-    text: str = Field(description="Document text. Long documents are split into passages.")
+    text: str = Field(
+        min_length=1,
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+        description="Document text, not blank. Long documents are split into passages.",
+    )
     metadata: dict[str, Any] = Field(
         default_factory=dict,
         description=f"Any JSON object, at most {MAX_METADATA_DEPTH} levels deep and "
-        f"{MAX_METADATA_BYTES} bytes as JSON.",
+        f"{MAX_METADATA_BYTES} bytes as JSON; no string in it (key or value) may hold a NUL "
+        "character (as in every text field: PostgreSQL cannot store one).",
     )
 
     @field_validator("id")
@@ -139,7 +199,9 @@ class DocumentsCreateRequest(BaseModel):
             ]
         },
     )
-    documents: list[DocumentIn]
+    documents: list[DocumentIn] = Field(
+        min_length=1, description="At least one; at most limits.max_documents_per_request (1,000)."
+    )
 
 
 class JobAcceptedResponse(BaseModel):
@@ -243,15 +305,23 @@ class QueryRequest(BaseModel):
             ]
         },
     )
-    query: str = Field(min_length=1, max_length=4000)
-    top_k: int = Field(default=5, ge=1, description="1..max_top_k (default 200).")
+    query: str = Field(min_length=1, max_length=4000, json_schema_extra={"pattern": NOT_BLANK_PATTERN})
+    top_k: JsonInt = Field(
+        default=5,
+        ge=1,
+        # Enforced by the query (422) against retrieval.max_top_k; the schema states the default.
+        json_schema_extra={"maximum": DEFAULT_MAX_TOP_K},
+        description=f"1..retrieval.max_top_k ({DEFAULT_MAX_TOP_K} unless configured otherwise).",
+    )
     mode: QueryMode | None = Field(
         default=None,
         description="graph: fact-seeded Personalized PageRank; dense: embeddings only; "
         "bm25: lexical baseline. "
         "Default: the service's configured default mode.",
     )
-    answer: bool = Field(default=False, description="Ask the reader LLM for an answer (503 without an LLM).")
+    answer: bool = Field(
+        default=False, strict=True, description="Ask the reader LLM for an answer (503 without an LLM)."
+    )
 
     @field_validator("query")
     @classmethod
@@ -322,14 +392,16 @@ class KeyCreateRequest(BaseModel):
         description="read: look and query; write: also add and delete documents, cancel jobs; "
         "admin: also create and delete its namespaces."
     )
-    namespaces: list[str] = Field(
+    namespaces: list[NamespaceName] = Field(
         min_length=1,
         max_length=1000,
         description="The namespaces the key may use (they need not exist yet). Every other "
         "namespace answers 404 to it, exactly as if it did not exist.",
     )
-    requests_per_minute: int | None = Field(
-        default=None, ge=0, description="This key's rate limit (0: none); default: the service's."
+    requests_per_minute: JsonInt | None = Field(
+        default=None,
+        ge=0,
+        description="This key's rate limit (0: none); default: the service's.",
     )
 
 
