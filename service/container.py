@@ -24,6 +24,7 @@ from service.jobs.worker import BackgroundWorker, Worker, start_background_worke
 from service.llm.cache import LLMCache
 from service.llm.client import LLMClient
 from service.llm.embedder import Embedder, default_model_cache, make_embedders
+from service.llm.lane import QueryLane
 from service.pipeline.answer import answer
 from service.pipeline.documents import DeleteDocument, ImportOpenIE, SubmitDocuments
 from service.pipeline.ingest import Ingest, IngestOptions
@@ -47,6 +48,9 @@ class Container:
     settings: Settings
     engine: Engine
     embedder_override: Embedder | None = None
+    # Set by ``create_app`` when the API process runs its own worker: ingestion then leaves a
+    # core to queries (``llm.embedder.ingest_threads``). Read when the embedders are built.
+    queries_share_cores: bool = False
     _closed: bool = field(default=False, init=False)
 
     @classmethod
@@ -106,7 +110,16 @@ class Container:
     def _embedders(self) -> tuple[Embedder, Embedder]:
         if self.embedder_override is not None:
             return self.embedder_override, self.embedder_override
-        return make_embedders(self.settings.embedding, default_model_cache(self.settings.data_dir))
+        return make_embedders(
+            self.settings.embedding,
+            default_model_cache(self.settings.data_dir),
+            shares_cores_with_queries=self.queries_share_cores,
+        )
+
+    @property
+    def lane(self) -> QueryLane | None:
+        """The lane the two embedders share (None with an injected embedder)."""
+        return getattr(self.query_embedder, "lane", None)
 
     @property
     def query_embedder(self) -> Embedder:
@@ -168,6 +181,7 @@ class Container:
             extractor=self.extractor,
             options=IngestOptions.from_settings(self.settings.extraction, extraction_workers=workers),
             snapshots=self.snapshots,
+            lane=self.lane,
         )
 
     @property
@@ -192,6 +206,7 @@ class Container:
             max_top_k=r.max_top_k,
             fact_filter=self.fact_filter,
             reader=self.reader,
+            lane=self.lane,
         )
 
     @property

@@ -69,6 +69,9 @@ class EmbeddingSettings(BaseModel):
     # Intra-op threads of each embedder; 0 = the cores this process may use. Fewer is better
     # when other processes keep the cores busy (docs/benchmarks.md, "Embedder threads").
     threads: int = 0
+    # The ingestion embedder's threads; unset: ``threads``, less one when the worker runs inside
+    # ``hippograph serve`` (a core stays free for queries: docs/benchmarks.md, part f).
+    ingest_threads: int | None = None
     # Where exported ONNX models are kept; empty = ``~/.cache/hippograph/models`` (or
     # ``<data_dir>/models`` where that cannot be written).
     cache_dir: str = ""

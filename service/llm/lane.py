@@ -1,11 +1,13 @@
-"""Queries first: a query's embedding never queues behind ingestion's.
+"""Queries first: a query never queues behind ingestion.
 
 The service holds two embedder instances (two models in memory, each with its own lock): one
-for queries, one for ingestion. They share a ``QueryLane``. A query embedding runs at once, on
-its own instance, and is counted in the lane while it runs. The ingestion embedder encodes in
-chunks (longest texts first, as one call would) and, before each chunk, waits while any query
-embedding is in progress, so a query competes with at most the one chunk already running and
-then has the cores to itself.
+for queries, one for ingestion. They share a ``QueryLane``. A query runs at once and is counted
+in the lane while it runs (the ``Query`` use case holds it for the whole ranking, its
+embedding too). The ingestion embedder encodes in chunks (longest texts first, as one call
+would) and, before each chunk, waits while any query is in progress; ``Ingest`` waits the same
+way before each graph write. A query thus competes with at most the one step already running
+and then has the cores to itself. The wait is bounded (``MAX_WAIT_S``): under a steady stream
+of queries ingestion slows down but never stops.
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ import numpy as np
 
 from service.llm.embedder import Embedder
 
+# Longest an ingestion step waits for queries before it goes ahead anyway.
+MAX_WAIT_S = 1.0
+
 
 class QueryLane:
+    """Counts the queries in progress (``with lane.query(): ...``); ingestion waits for none
+    between its steps (``wait_for_queries``)."""
+
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._queries = 0
@@ -36,10 +44,11 @@ class QueryLane:
                 if self._queries == 0:
                     self._cond.notify_all()
 
-    def wait_for_queries(self) -> None:
-        """Returns once no query embedding is in progress."""
+    def wait_for_queries(self, timeout_s: float = MAX_WAIT_S) -> None:
+        """Returns once no query is in progress, or after ``timeout_s`` however busy queries
+        keep the lane (so that a steady stream of queries slows ingestion but never stops it)."""
         with self._cond:
-            self._cond.wait_for(lambda: self._queries == 0)
+            self._cond.wait_for(lambda: self._queries == 0, timeout=timeout_s)
 
     @property
     def queries_in_progress(self) -> int:

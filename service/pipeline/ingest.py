@@ -25,9 +25,10 @@ from service.domain.models import (
     SynonymEdge,
     fact_embedding_text,
 )
-from service.errors import ExtractionFailed, GraphStoreUnavailable
+from service.errors import ExtractionFailed, GraphStoreUnavailable, LLMUnavailable
 from service.extraction.base import Extractor
 from service.llm.embedder import Embedder
+from service.llm.lane import QueryLane
 from service.pipeline.batch import build_write_batch, entity_names, merge_batches
 from service.pipeline.chunking import split_document
 from service.retrieval.snapshot import SnapshotCache
@@ -102,6 +103,8 @@ def _extract_document(extractor: Extractor, prepared: _Prepared) -> _Prepared:
         prepared.extractions = [extractor.extract(p) for p in prepared.passages]
     except ExtractionFailed as exc:
         prepared.error = exc.detail
+    except LLMUnavailable:
+        raise  # an outage: nothing of the group is written, and the worker retries the job
     except Exception as exc:  # an extractor bug must fail the document, not the job
         logger.exception("extractor crashed on document %s", prepared.doc.id)
         prepared.error = f"extractor error: {exc.__class__.__name__}: {exc}"
@@ -118,6 +121,7 @@ class Ingest:
     options: IngestOptions
     # This process's query snapshots: each write extends them (queries see it at once).
     snapshots: SnapshotCache | None = None
+    lane: QueryLane | None = None  # queries in progress in this process go first (llm/lane.py)
 
     def __call__(
         self,
@@ -161,6 +165,8 @@ class Ingest:
         return [outcomes[p.doc.id] for p in prepared]
 
     def _write(self, batch: GraphWriteBatch) -> int:
+        if self.lane is not None:
+            self.lane.wait_for_queries()
         version = self.store.write(batch)
         if self.snapshots is not None:
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,7 @@ from service.domain.models import RankedPassage
 from service.domain.records import QueryMode
 from service.errors import InvalidInput, LLMNotConfigured
 from service.llm.embedder import Embedder
+from service.llm.lane import QueryLane
 from service.retrieval.approximate import (
     ApproximateParams,
     walk_index,
@@ -142,6 +144,8 @@ class Query:
     max_top_k: int
     fact_filter: FactFilter | None = None
     reader: Reader | None = None
+    lane: QueryLane | None = None  # marks the ranking in progress: ingestion steps aside
+
 
     def __call__(
         self, namespace: str, text: str, *, top_k: int, mode: QueryMode | None = None, answer: bool = False
@@ -162,6 +166,10 @@ class Query:
 
     def rank(self, namespace: str, text: str, *, top_k: int, mode: QueryMode) -> QueryResult:
         """The ranking alone (no checks, no reader)."""
+        with self.lane.query() if self.lane is not None else nullcontext():
+            return self._rank(namespace, text, top_k=top_k, mode=mode)
+
+    def _rank(self, namespace: str, text: str, *, top_k: int, mode: QueryMode) -> QueryResult:
         store = self.store
         timer = _Timer()
         snapshot = self.snapshots.get(namespace)
