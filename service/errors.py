@@ -93,6 +93,12 @@ class LLMError(HippographError):
     code = "llm_error"
 
 
+class LLMUnavailable(LLMError):
+    """The LLM endpoint could not be reached or did not answer (connection refused, timeout,
+    HTTP 5xx, 408/409/429) after the client's retries: an outage, not a fault of the prompt.
+    Ingestion retries the job (like a graph store outage) instead of failing the document."""
+
+
 class ExtractionFailed(HippographError):
     code = "extraction_failed"
 

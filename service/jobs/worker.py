@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from service.domain.records import DocumentStatus, Job, JobStatus
 from service.extraction.base import Extractor
 from service.extraction.hipporag_import import ImportedExtractor
+from service.extraction.openie import OutageFailsDocument
 from service.jobs.queue import JobQueue
 from service.jobs.run import JobRun, JobStopped
 from service.pipeline.ingest import DocumentInput, Ingest
@@ -114,6 +115,10 @@ class Worker:
         extractor: Extractor | None = (
             ImportedExtractor(payload.imported) if payload.imported is not None else None
         )
+        if job.attempts >= job.max_attempts:
+            # The last attempt: an LLM still down fails the documents it could not extract
+            # (earlier attempts leave them pending and the job is retried after a backoff).
+            extractor = OutageFailsDocument(extractor or self._ingest.extractor)
         ids = list(payload.document_ids)
         docs = {d.id: d for d in self._documents.get_many(job.namespace, ids)}
         # A document re-posted since this job was queued belongs to its new job.

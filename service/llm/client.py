@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import openai
 
-from service.errors import LLMError, LLMNotConfigured
+from service.errors import LLMError, LLMNotConfigured, LLMUnavailable
 from service.llm.cache import LLMCache, cache_key
 from service.settings import LLMSettings
 
@@ -66,7 +66,10 @@ class LLMClient:
         """Ask, validate with ``parse`` (raises ValueError on bad output), cache, and return.
 
         Transport errors, timeouts, 5xx and unparseable answers are retried up to
-        ``max_retries`` times with exponential backoff; then ``LLMError`` says why.
+        ``max_retries`` times with exponential backoff; then ``LLMError`` says why:
+        ``LLMUnavailable`` when the last attempt found the endpoint unreachable or failing
+        (transport error, timeout, 5xx, 408/409/429), so callers can tell an outage from an
+        answer that will not get better.
         """
         key = cache_key(self.model, prompt_version, messages, self._settings.temperature)
         if self._cache is not None:
@@ -77,29 +80,31 @@ class LLMClient:
                 except ValueError:
                     logger.warning("ignoring cached LLM response that no longer validates")
         last_error = "unknown error"
+        unavailable = False
         for attempt in range(self._settings.max_retries + 1):
             if attempt:
                 time.sleep(self._settings.retry_backoff_s * (2 ** (attempt - 1)))
             try:
                 raw = self._call(messages, json_mode)
             except openai.APITimeoutError:
-                last_error = f"LLM request timed out after {self._settings.timeout_s}s"
+                last_error, unavailable = f"LLM request timed out after {self._settings.timeout_s}s", True
             except openai.APIStatusError as exc:
                 last_error = f"LLM endpoint answered HTTP {exc.status_code}"
-                if exc.status_code < 500 and exc.status_code not in (408, 409, 429):
+                unavailable = exc.status_code >= 500 or exc.status_code in (408, 409, 429)
+                if not unavailable:
                     break  # a 4xx other than throttling will not get better by asking again
             except openai.APIConnectionError as exc:
-                last_error = f"cannot reach LLM endpoint: {exc.__class__.__name__}"
+                last_error, unavailable = f"cannot reach LLM endpoint: {exc.__class__.__name__}", True
             except LLMError as exc:
-                last_error = exc.detail
+                last_error, unavailable = exc.detail, False
             else:
                 try:
                     value = parse(raw)
                 except ValueError as exc:
-                    last_error = f"malformed LLM output: {str(exc)[:300]}"
+                    last_error, unavailable = f"malformed LLM output: {str(exc)[:300]}", False
                 else:
                     if self._cache is not None:
                         self._cache.put(key, self.model, raw)
                     return value
             logger.warning("LLM attempt %d failed: %s", attempt + 1, last_error)
-        raise LLMError(last_error)
+        raise (LLMUnavailable if unavailable else LLMError)(last_error)

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import drain
+from service.container import Container
+from tests.conftest import drain, llm_settings, make_settings
 
 GOOD = {"id": "good", "title": "Warsaw", "text": "Warsaw is the capital of Poland. Chopin lived in Warsaw."}
+
+
+@pytest.fixture
+def llm_container(tmp_path, embedder, fake_llm):
+    """The shared fixture's container with ONE attempt per job. An LLM that keeps failing
+    (5xx, timeouts) fails its document on a job's last attempt, here the first; with more
+    attempts the job is retried first, as after any outage (tests/integration/test_faults.py)."""
+    worker = {"in_process": False, "poll_interval_s": 0.05, "max_attempts": 1}
+    c = Container.from_settings(
+        make_settings(tmp_path, llm=llm_settings(fake_llm), worker=worker), embedder=embedder
+    )
+    c.migrate()
+    yield c
+    c.close()
 
 
 @pytest.fixture

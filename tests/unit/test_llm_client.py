@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from service.errors import LLMError, LLMNotConfigured
+from service.errors import LLMError, LLMNotConfigured, LLMUnavailable
 from service.llm.cache import LLMCache
 from service.llm.client import LLMClient
 from service.settings import LLMSettings
@@ -230,6 +230,34 @@ def test_answers_without_content_until_the_end_fail(scripted, backoffs):
     server = scripted(_answer(None))
     assert _fails(_client(server.base_url, max_retries=1)) == "LLM returned no content"
     assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("reply", "outage"),
+    [
+        (_status(503), True),
+        (_status(429), True),
+        (_slow(1.0), True),
+        (_status(400), False),
+        (_answer(None), False),
+        (_answer("this is { not json"), False),
+    ],
+)
+def test_an_outage_is_told_apart_from_a_bad_answer(scripted, backoffs, reply, outage):
+    # LLMUnavailable (an LLMError): the endpoint is down or overloaded, so ingestion retries the
+    # job instead of failing the document (tests/integration/test_faults.py).
+    server = scripted(reply)
+    with pytest.raises(LLMError) as caught:
+        _ask(_client(server.base_url, timeout_s=0.2, max_retries=0))
+    assert isinstance(caught.value, LLMUnavailable) is outage
+
+
+def test_an_unreachable_endpoint_is_an_outage(backoffs):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(LLMUnavailable):
+        _ask(_client(f"http://127.0.0.1:{port}/v1", max_retries=0))
 
 
 def test_the_project_fake_flaky_once_succeeds_on_the_retry(fake_llm):
