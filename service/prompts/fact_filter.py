@@ -12,19 +12,20 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from service.prompts.json_answer import parse_json_answer
+from service.prompts.untrusted import RULE, fence
 
-VERSION = "fact-filter-v1"
+VERSION = "fact-filter-v2"  # v2: facts fenced as untrusted text
 
 SYSTEM = (
     "You are given a question and candidate facts numbered from 0. Keep only the facts that "
     "could help answer the question (directly or as one step of a chain). Reply with JSON "
-    'only: {"keep": [indexes of useful facts, most useful first]}.'
+    'only: {"keep": [indexes of useful facts, most useful first]}. ' + RULE
 )
 
 
 def messages(question: str, facts: list[str]) -> list[dict[str, str]]:
     """The chat messages asking which of ``facts`` (numbered ``0:``, ``1:``, ...) to keep."""
-    listed = "\n".join(f"{i}: {f}" for i, f in enumerate(facts))
+    listed = "\n".join(f"{i}: {fence(f, one_line=True)}" for i, f in enumerate(facts))
     return [
         {"role": "system", "content": SYSTEM},
         {"role": "user", "content": f"Question: {question}\n\nFacts:\n{listed}"},

@@ -15,14 +15,15 @@ import json
 from pydantic import BaseModel, Field, field_validator
 
 from service.prompts.json_answer import parse_json_answer
+from service.prompts.untrusted import RULE, fence
 
-VERSION = "openie-v1"
+VERSION = "openie-v2"  # v2: passages fenced as untrusted text
 
 NER_SYSTEM = (
     "You read one passage and list the named entities it mentions: people, organizations, "
     "places, works, events, products, dates and numbers that identify something. Copy each "
     "name as written in the passage. Answer with JSON only, in the form "
-    '{"named_entities": ["...", "..."]}.'
+    '{"named_entities": ["...", "..."]}. ' + RULE
 )
 
 TRIPLES_SYSTEM = (
@@ -30,7 +31,7 @@ TRIPLES_SYSTEM = (
     "as a [subject, relation, object] triple. Subjects and objects should be the given named "
     "entities wherever possible; use full names rather than pronouns; keep relations short "
     "verb phrases. Answer with JSON only, in the form "
-    '{"triples": [["subject", "relation", "object"], ...]}.'
+    '{"triples": [["subject", "relation", "object"], ...]}. ' + RULE
 )
 
 
@@ -38,7 +39,7 @@ def ner_messages(passage: str) -> list[dict[str, str]]:
     """The chat messages of the NER step for one passage."""
     return [
         {"role": "system", "content": NER_SYSTEM},
-        {"role": "user", "content": f"Passage:\n{passage}"},
+        {"role": "user", "content": f"Passage:\n{fence(passage)}"},
     ]
 
 
@@ -48,7 +49,8 @@ def triples_messages(passage: str, entities: list[str]) -> list[dict[str, str]]:
         {"role": "system", "content": TRIPLES_SYSTEM},
         {
             "role": "user",
-            "content": f"Passage:\n{passage}\n\nNamed entities: {json.dumps(entities, ensure_ascii=False)}",
+            "content": f"Passage:\n{fence(passage)}\n\n"
+            f"Named entities: {json.dumps(entities, ensure_ascii=False)}",
         },
     ]
 
