@@ -24,7 +24,9 @@ STATUS = {
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
     errors.InvalidInput: 422,
-    errors.LLMNotConfigured: 503,
+    # The deployment has no LLM: asking again will not help (not a 503, which says "retry"),
+    # like a top_k over the configured maximum.
+    errors.LLMNotConfigured: 422,
     errors.LLMError: 502,
     errors.GraphStoreUnavailable: 503,
 }

@@ -320,7 +320,9 @@ class QueryRequest(BaseModel):
         "Default: the service's configured default mode.",
     )
     answer: bool = Field(
-        default=False, strict=True, description="Ask the reader LLM for an answer (503 without an LLM)."
+        default=False,
+        strict=True,
+        description="Ask the reader LLM for an answer (422 `llm_not_configured` without one).",
     )
 
     @field_validator("query")

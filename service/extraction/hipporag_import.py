@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.domain.models import Extraction, PassageText
+from service.domain.normalize import is_blank
 from service.domain.records import ImportedOpenIE
 from service.domain.text import unstorable_text
 from service.errors import ExtractionFailed, InvalidInput
@@ -49,12 +50,14 @@ def _split_passage(entry: dict[str, Any], i: int) -> tuple[str | None, str]:
     if isinstance(title, str):
         _check_string(title, f"docs[{i}].title")
     text = entry.get("text")
-    if isinstance(text, str) and text.strip():
+    # Blank as the documents endpoint judges it (domain/normalize.is_blank: whitespace and
+    # invisible format characters), so a blank 'text' falls back to 'passage' instead of failing.
+    if isinstance(text, str) and not is_blank(text):
         return (title if isinstance(title, str) and title.strip() else None), _check_string(
             text, f"docs[{i}].text"
         )
     passage = entry.get("passage")
-    if not isinstance(passage, str) or not passage.strip():
+    if not isinstance(passage, str) or is_blank(passage):
         raise InvalidInput(f"docs[{i}] needs a non-empty 'text' or 'passage' string")
     _check_string(passage, f"docs[{i}].passage")
     if isinstance(title, str) and passage.startswith(title + "\n"):

@@ -80,8 +80,9 @@ def test_bad_namespace_name(client):
     _err(client.post("/v1/namespaces", json={"name": "../etc"}), 422)
 
 
-def test_answer_without_llm_is_503(client, ns):
-    body = _err(client.post(f"/v1/namespaces/{ns}/query", json={"query": "q", "answer": True}), 503)
+def test_answer_without_llm_is_422(client, ns):
+    # Not 503: no retry will help until an operator configures an LLM.
+    body = _err(client.post(f"/v1/namespaces/{ns}/query", json={"query": "q", "answer": True}), 422)
     assert body["code"] == "llm_not_configured"
 
 

@@ -80,3 +80,14 @@ def test_a_route_without_an_access_rule_stops_the_app(client, monkeypatch):
     monkeypatch.delitem(access.RULES, "getKey")
     with pytest.raises(RuntimeError, match="getKey"):
         access.check_rules(client.app)
+
+
+def test_openie_import_reads_passage_when_text_is_blank(client):
+    # The schema says: a non-blank 'text', else a non-blank 'passage'; blank as is_blank judges.
+    client.post("/v1/namespaces", json={"name": "demo"})
+    doc = {"title": "W", "text": "\u200b", "passage": "W\nWarsaw is in Poland.", "extracted_triples": [[{}]]}
+    r = client.post("/v1/namespaces/demo/imports/openie", json={"docs": [doc]})
+    assert r.status_code == 202, r.text
+    assert client.get(f"/v1/namespaces/demo/documents/{r.json()['document_ids'][0]}").json()["text"] == (
+        "Warsaw is in Poland."
+    )

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from service.api.deps import ContainerDep
 from service.api.schemas import (
     MAX_OFFSET,
+    NOT_BLANK_PATTERN,
     DocumentListResponse,
     DocumentResponse,
     DocumentsCreateRequest,
@@ -52,16 +53,34 @@ OPENIE_FILE_SCHEMA = {
     "properties": {
         "docs": {
             "type": "array",
+            "minItems": 1,
             "items": {
                 "type": "object",
+                # extraction/hipporag_import.py: a passage is its non-blank 'text', else its
+                # non-blank 'passage' (HippoRAG 1 writes "title\ntext" there). The reader is
+                # lenient with the rest, as HippoRAG's files need: items of the lists that are not
+                # what they should be are ignored (malformed triples are counted), never refused.
+                "anyOf": [
+                    {
+                        "required": ["text"],
+                        "properties": {"text": {"type": "string", "pattern": NOT_BLANK_PATTERN}},
+                    },
+                    {
+                        "required": ["passage"],
+                        "properties": {"passage": {"type": "string", "pattern": NOT_BLANK_PATTERN}},
+                    },
+                ],
                 "properties": {
-                    "title": {"type": "string"},
-                    "text": {"type": "string"},
-                    "passage": {"type": "string"},
-                    "extracted_entities": {"type": "array", "items": {"type": "string"}},
+                    "title": {"type": ["string", "null"]},
+                    "text": {"description": "The passage's text (without its title)."},
+                    "passage": {"description": "Read when 'text' is not a non-blank string."},
+                    "extracted_entities": {
+                        "type": ["array", "null"],
+                        "description": "Entity names (strings; other items are ignored).",
+                    },
                     "extracted_triples": {
-                        "type": "array",
-                        "items": {"type": "array", "items": {"type": "string"}},
+                        "type": ["array", "null"],
+                        "description": "[subject, relation, object] strings; other items are dropped.",
                     },
                 },
             },
