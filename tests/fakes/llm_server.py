@@ -9,6 +9,11 @@ which of our prompts it got from the system message. Markers in the passage/ques
 * ``FAIL_MALFORMED``-> 200 with content that is not the JSON we asked for
 * ``FLAKY_ONCE``    -> HTTP 500 on the first request for that prompt, then a good answer
 
+An outage of the whole endpoint, switched on and off by the test: ``failing = 503`` answers
+every request with that status until it is set back to ``None``; ``fail_after(n)`` sets it after
+``n`` more requests (an outage at a known point of a job); ``stop()`` then ``restart()`` refuses
+connections in between (the same port listens again).
+
 Otherwise NER returns the capitalized words of the passage, and triples link consecutive
 entities with the relation "related to"; ``canned`` can override both per passage substring.
 """
@@ -32,6 +37,8 @@ class FakeLLM:
         self.answers: dict[str, str] = {}
         self.requests: list[dict[str, Any]] = []
         self.timeout_sleep_s = timeout_sleep_s
+        self.failing: int | None = None  # an HTTP status every request gets while set
+        self._fail_after: tuple[int, int] | None = None  # (requests left, then this status)
         self._seen: set[str] = set()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -49,6 +56,18 @@ class FakeLLM:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def restart(self) -> FakeLLM:
+        """Listen again on the same port after ``stop`` (connections were refused meanwhile)."""
+        port = self._server.server_address[1]
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        return self.start()
+
+    def fail_after(self, requests: int, status: int = 503) -> None:
+        """Answer ``requests`` more requests as usual, then every one with ``status``."""
+        with self._lock:
+            self._fail_after = (requests, status)
 
     def count(self, kind: str) -> int:
         return sum(1 for r in self.requests if r["kind"] == kind)
@@ -125,6 +144,15 @@ class FakeLLM:
                     fake.requests.append({"kind": kind, "user": user, "model": request.get("model")})
                     first_time = user not in fake._seen
                     fake._seen.add(user)
+                    if fake._fail_after is not None:
+                        left, status = fake._fail_after
+                        fake._fail_after = (left - 1, status) if left else None
+                        if not left:
+                            fake.failing = status
+                    outage = fake.failing
+                if outage is not None:
+                    self._send(outage, {"error": {"message": "endpoint down", "type": "server_error"}})
+                    return
                 if "FAIL_500" in user or ("FLAKY_ONCE" in user and first_time):
                     self._send(500, {"error": {"message": "boom", "type": "server_error"}})
                     return
