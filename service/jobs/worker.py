@@ -12,8 +12,10 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
+from typing import Literal
 
 from service.domain.records import DocumentStatus, Job, JobStatus
 from service.extraction.base import Extractor
@@ -69,11 +71,34 @@ class Worker:
             self.process(job)
         except Exception as exc:  # infrastructure failure: retry the whole job later
             logger.exception("job %s attempt failed", job.id)
-            state = self._jobs.fail_attempt(job.id, self.worker_id, f"{exc.__class__.__name__}: {exc}")
+            state = self._give_back(job.id, f"{exc.__class__.__name__}: {exc}")
             logger.info("job %s is %s after the failed attempt", job.id, state)
         finally:
             self._in_hand = None
         return True
+
+    def _give_back(self, job_id: str, error: str) -> JobStatus | Literal["lost"]:
+        """Record a failed attempt (``JobQueue.fail_attempt``). When the database itself is
+        down, that write fails too: try again, backing off up to 5 s, for at most
+        ``stalled_after_s`` (after which any worker's reaper requeues the job anyway), so the
+        job is retried as soon as the database is back instead of sitting ``running`` until it
+        is reaped."""
+        deadline = time.monotonic() + self._settings.stalled_after_s
+        wait = max(self._settings.poll_interval_s, 0.05)
+        while True:
+            try:
+                return self._jobs.fail_attempt(job_id, self.worker_id, error)
+            except Exception as exc:
+                if self._stop.is_set() or time.monotonic() + wait > deadline:
+                    raise
+                logger.warning(
+                    "cannot record the failed attempt of job %s (%s); again in %.2f s",
+                    job_id,
+                    exc.__class__.__name__,
+                    wait,
+                )
+            self._stop.wait(wait)
+            wait = min(wait * 2, 5.0)
 
     def release_in_hand(self) -> None:
         """Give the job being processed back to the queue now (the process is about to exit

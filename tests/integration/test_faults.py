@@ -255,12 +255,13 @@ def test_postgres_restarted_mid_job(
                 conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
         want = _baseline(tmp_path / "baseline", embedder, corpus, database={"url": server.url("baseline")})
-        # A job whose failure could not be recorded (the database was down) stays "running"
-        # until it is reaped: 3 s after its last heartbeat here.
-        worker = _worker(max_attempts=12, retry_backoff_s=0.25, stalled_after_s=3)
+        # stalled_after_s stays 120 s: the worker records its failed attempt once the database is
+        # back, and the job is retried at once, not when a reaper finds it stalled.
+        worker = _worker(max_attempts=12, retry_backoff_s=0.25)
         c = _container(tmp_path / "fault", embedder, database={"url": server.url("fault")}, worker=worker)
         try:
             job_id, ids = _submit(c, corpus)
+            caplog.set_level(logging.INFO, logger="service.jobs.worker")
             background = c.start_background_worker()
             try:
                 poll(_job_when(c, job_id, _mid_job), timeout_s=120, what="a group indexed")
@@ -277,10 +278,13 @@ def test_postgres_restarted_mid_job(
                     what="the worker's attempt to fail on the outage",
                 )
                 start_again(server)
-                poll(_job_when(c, job_id, _ended), timeout_s=120, what="the job to end after the restart")
+                poll(_job_when(c, job_id, _ended), timeout_s=90, what="the job to end after the restart")
             finally:
                 background.shutdown(10)
             assert _assert_all_indexed(c, job_id, ids).attempts >= 2
+            messages = [r.getMessage() for r in caplog.records[seen:]]
+            assert any("is queued after the failed attempt" in m for m in messages)
+            assert not any("reaped" in m for m in messages)
             assert _outcome(c) == want
         finally:
             c.close()
