@@ -61,6 +61,7 @@ def create_app(
         BodyLimit,
         max_bytes=settings.limits.max_request_bytes,
         max_import_bytes=settings.limits.max_import_bytes,
+        authenticate=container.authenticator if container.authenticator.enabled else None,
     )
     install_error_handlers(app)
     for module in (health, namespaces, documents, jobs, query, keys):

@@ -1,5 +1,5 @@
 """api_keys for service/auth (id, name, secret hash, scope, rate, revocation), api_key_namespaces,
-and documents.text_bytes (the per-namespace byte quota), filled in for existing rows
+and documents.stored_bytes (the per-namespace byte quota), filled in for existing rows
 
 Revision ID: 0003
 Revises: 0002
@@ -23,18 +23,26 @@ depends_on = None
 
 def upgrade() -> None:
     bind = op.get_bind()
-    # Plain ADD COLUMN (never a batch recreate: see 0002), then filled in from the text.
-    op.add_column("documents", sa.Column("text_bytes", sa.Integer(), server_default="0", nullable=False))
-    op.execute(
-        sa.text("UPDATE documents SET text_bytes = octet_length(text)")
-        if bind.dialect.name == "postgresql"
-        else sa.text("UPDATE documents SET text_bytes = length(CAST(text AS BLOB))")
-    )
-    op.create_index(
-        op.f("ix_documents_namespace_text_bytes"), "documents", ["namespace", "text_bytes"], unique=False
-    )
+    # First, before any change: a refusal leaves the database exactly at 0002.
     if bind.execute(sa.text("SELECT COUNT(*) FROM api_keys")).scalar():
         raise RuntimeError("api_keys holds rows written outside Hippograph; migrate them by hand first")
+    # Plain ADD COLUMN (never a batch recreate: see 0002), then filled in from text, title and
+    # metadata (an imported extraction, kept in its job's payload, is not counted for old rows).
+    op.add_column("documents", sa.Column("stored_bytes", sa.Integer(), server_default="0", nullable=False))
+    op.execute(
+        sa.text(
+            "UPDATE documents SET stored_bytes = octet_length(text) + coalesce(octet_length(title), 0)"
+            " + octet_length(CAST(metadata AS TEXT))"
+        )
+        if bind.dialect.name == "postgresql"
+        else sa.text(
+            "UPDATE documents SET stored_bytes = length(CAST(text AS BLOB))"
+            " + coalesce(length(CAST(title AS BLOB)), 0) + length(CAST(metadata AS BLOB))"
+        )
+    )
+    op.create_index(
+        op.f("ix_documents_namespace_stored_bytes"), "documents", ["namespace", "stored_bytes"], unique=False
+    )
     op.drop_table("api_keys")
     op.create_table(
         "api_keys",
@@ -62,8 +70,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_documents_namespace_text_bytes"), table_name="documents")
-    op.drop_column("documents", "text_bytes")
+    op.drop_index(op.f("ix_documents_namespace_stored_bytes"), table_name="documents")
+    op.drop_column("documents", "stored_bytes")
     op.drop_table("api_key_namespaces")
     op.drop_table("api_keys")
     op.create_table(

@@ -52,4 +52,5 @@ def secret_matches(secret: str, stored_hash: str | None) -> bool:
 
 
 def is_admin_key(token: str, admin_key: str) -> bool:
-    return bool(admin_key) and hmac.compare_digest(token.encode("utf-8"), admin_key.encode("utf-8"))
+    """Constant-time, in the key's length too: digests of equal length are compared."""
+    return bool(admin_key) and hmac.compare_digest(hash_secret(token), hash_secret(admin_key))

@@ -41,6 +41,7 @@ class PassageText:
     index: int
     title: str | None
     text: str
+    namespace: str = ""  # whose passage it is: an extractor's LLM cache is per namespace
 
     @property
     def content(self) -> str:

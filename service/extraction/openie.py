@@ -22,11 +22,13 @@ class LLMExtractor:
                 openie_prompt.ner_messages(text),
                 prompt_version=openie_prompt.VERSION,
                 parse=openie_prompt.parse_ner,
+                cache_scope=passage.namespace,
             )
             triples = self._client.complete(
                 openie_prompt.triples_messages(text, ner.named_entities),
                 prompt_version=openie_prompt.VERSION,
                 parse=openie_prompt.parse_triples,
+                cache_scope=passage.namespace,
             )
         except LLMUnavailable:
             raise  # an outage, not this passage's fault: the worker retries the job

@@ -1,6 +1,7 @@
 """Response cache for LLM calls, in the relational store.
 
-Keyed by a hash of (model, prompt version, messages, temperature): the same request never costs
+Keyed by a hash of (model, prompt version, messages, temperature, and the namespace for
+extraction): the same request never costs
 twice, and re-indexing after a crash is free for everything already extracted. Only responses
 that passed validation are stored, so a malformed answer is asked again, not replayed.
 """
@@ -18,8 +19,12 @@ from service.stores.sql.db import reader
 from service.stores.sql.dialect import upsert
 
 
-def cache_key(model: str, prompt_version: str, messages: list[dict], temperature: float) -> str:
-    return content_hash(model, prompt_version, json.dumps(messages, sort_keys=True), repr(temperature))
+def cache_key(
+    model: str, prompt_version: str, messages: list[dict], temperature: float, scope: str = ""
+) -> str:
+    """``scope`` (a namespace; empty for none) is part of the key: see ``LLMClient.complete``."""
+    parts = (model, prompt_version, json.dumps(messages, sort_keys=True), repr(temperature))
+    return content_hash(*parts, scope) if scope else content_hash(*parts)
 
 
 class LLMCache:

@@ -62,8 +62,11 @@ class LLMClient:
         prompt_version: str,
         parse: Callable[[str], T],
         json_mode: bool = True,
+        cache_scope: str = "",
     ) -> T:
         """Ask, validate with ``parse`` (raises ValueError on bad output), cache, and return.
+        ``cache_scope`` (a namespace) keeps cached answers apart: a tenant never gets a cache
+        hit on another tenant's passage (one would tell it that passage was indexed).
 
         Transport errors, timeouts, 5xx and unparseable answers are retried up to
         ``max_retries`` times with exponential backoff; then ``LLMError`` says why:
@@ -71,7 +74,7 @@ class LLMClient:
         (transport error, timeout, 5xx, 408/409/429), so callers can tell an outage from an
         answer that will not get better.
         """
-        key = cache_key(self.model, prompt_version, messages, self._settings.temperature)
+        key = cache_key(self.model, prompt_version, messages, self._settings.temperature, cache_scope)
         if self._cache is not None:
             cached = self._cache.get(key)
             if cached is not None:

@@ -7,6 +7,7 @@ and answers with the ids (and job) they already have.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,6 +20,7 @@ from service.domain.records import DocumentStatus, ImportedOpenIE, IngestPayload
 from service.errors import Conflict, InvalidInput, PayloadTooLarge, TooManyRequests
 from service.extraction.hipporag_import import parse_openie
 from service.jobs.queue import JobQueue
+from service.pipeline.rebuilds import rebuild_after_write
 from service.retrieval.snapshot import SnapshotCache
 from service.settings import LimitsSettings
 from service.stores.base import GraphStore
@@ -57,6 +59,17 @@ def _validate(limits: LimitsSettings, docs: list[NewDocument], *, bulk: bool) ->
             )
         if d.id is not None and not (0 < len(d.id) <= 200):
             raise InvalidInput(f"documents[{i}].id must be 1-200 characters")
+
+
+def _stored_bytes(d: NewDocument, extraction: ImportedOpenIE | None) -> int:
+    """UTF-8 bytes a document stores: text, title, metadata JSON and an imported extraction
+    (kept in its job's payload until indexed, then in the graph)."""
+    size = len(d.text.encode("utf-8")) + len((d.title or "").encode("utf-8"))
+    size += len(json.dumps(d.metadata, ensure_ascii=False).encode("utf-8"))
+    if extraction is not None:
+        size += sum(len(e.encode("utf-8")) for e in extraction.entities)
+        size += sum(len(x.encode("utf-8")) for triple in extraction.triples for x in triple)
+    return size
 
 
 @dataclass(frozen=True)
@@ -105,7 +118,7 @@ class SubmitDocuments:
                 "text": d.text,
                 "metadata": d.metadata,
                 "content_hash": digest,
-                "text_bytes": len(d.text.encode("utf-8")),
+                "stored_bytes": _stored_bytes(d, imported.get(doc_id) if imported else None),
                 "status": DocumentStatus.PENDING,
                 "error": None,
                 "created_at": stamp,
@@ -130,7 +143,9 @@ class SubmitDocuments:
         """The documents and their job, in ONE transaction (see ``__call__``)."""
         store = self.documents
         with store.transaction() as conn:
-            store.get_namespace(namespace, conn, lock=True)  # not while a delete marks it
+            # Not while a delete marks it; with quotas on, one submission to it at a time, so
+            # that concurrent ones cannot all pass the same quota check.
+            store.get_namespace(namespace, conn, lock=True, exclusive=self._quotas_on)
             existing = store.existing(conn, namespace, order)
             for doc_id, doc in existing.items():
                 if doc.status == DocumentStatus.DELETING:
@@ -165,17 +180,21 @@ class SubmitDocuments:
             store.reset_for_retry(conn, namespace, retry, job_id)
         return Submission(job_id=job_id, document_ids=order)
 
-    def _check_quotas(self, conn: Any, namespace: str, new_rows: list[dict[str, Any]]) -> None:
-        """Raises ``TooManyRequests`` when the submission would take the namespace past its
-        documents, bytes or active jobs (limits of 0 are off). Read in the submission's
-        transaction: on SQLite writers are serialized, so concurrent submissions cannot both
-        pass; on PostgreSQL they may overshoot by one request's worth."""
+    @property
+    def _quotas_on(self) -> bool:
         limits = self.limits
-        if not (
+        return bool(
             limits.max_documents_per_namespace
             or limits.max_bytes_per_namespace
             or limits.max_queued_jobs_per_namespace
-        ):
+        )
+
+    def _check_quotas(self, conn: Any, namespace: str, new_rows: list[dict[str, Any]]) -> None:
+        """Raises ``TooManyRequests`` when the submission would take the namespace past its
+        documents, bytes or active jobs (limits of 0 are off). Read in the submission's
+        transaction, one submission per namespace at a time (``_store``)."""
+        limits = self.limits
+        if not self._quotas_on:
             return
         docs, size, active = self.documents.usage(conn, namespace)
         if limits.max_queued_jobs_per_namespace and active >= limits.max_queued_jobs_per_namespace:
@@ -185,7 +204,7 @@ class SubmitDocuments:
                 retry_after_s=30,
                 code="too_many_jobs",
             )
-        adding = sum(r["text_bytes"] for r in new_rows)
+        adding = sum(r["stored_bytes"] for r in new_rows)
         if limits.max_documents_per_namespace and docs + len(new_rows) > limits.max_documents_per_namespace:
             raise TooManyRequests(
                 f"namespace {namespace!r} holds {docs} documents; {len(new_rows)} more would pass its "
@@ -266,4 +285,5 @@ class DeleteDocument:
             self.documents.mark_document_deleting(conn, namespace, document_id)
         self.graph.delete_documents(namespace, [document_id])
         self.documents.delete(namespace, document_id)
-        self.snapshots.rebuild(namespace)  # no query after this one ranks what it deleted
+        # No query after this one ranks what it deleted; concurrent deletes share rebuilds.
+        rebuild_after_write(self.snapshots, namespace)

@@ -137,9 +137,14 @@ class Ingest:
         prepared = [
             _Prepared(
                 d,
-                split_document(d.id, d.title, d.text, options.max_passage_words)
-                if d.split
-                else [PassageText(d.id, 0, d.title, d.text.strip())],
+                [
+                    replace(p, namespace=namespace)
+                    for p in (
+                        split_document(d.id, d.title, d.text, options.max_passage_words)
+                        if d.split
+                        else [PassageText(d.id, 0, d.title, d.text.strip())]
+                    )
+                ],
             )
             for d in documents
         ]

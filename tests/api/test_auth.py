@@ -233,3 +233,25 @@ def test_auth_disabled_warns_on_every_start(caplog):
     caplog.set_level(logging.WARNING)
     check_exposure(AuthSettings(disabled=True), "0.0.0.0")
     assert "switched off" in caplog.text
+
+
+def test_uploads_are_authenticated_before_their_body_is_read(tmp_path, embedder):
+    container, client = _client(tmp_path, embedder, limits={"max_request_bytes": 1_000})
+    with client:
+        client.post("/v1/namespaces", json={"name": "a"}, headers=ADMIN)
+        big = {"documents": [{"text": "x" * 5_000}]}
+        # a stranger's upload: 401 before the size (or the JSON) is even looked at
+        r = client.post("/v1/namespaces/a/documents", json=big)
+        assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
+        r = client.post(
+            "/v1/namespaces/a/documents", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        assert r.status_code == 401
+        assert client.post("/v1/namespaces/a/documents", json=big, headers=ADMIN).status_code == 413
+    container.close()
+
+
+def test_with_keys_off_an_authorization_header_is_not_ours_to_judge(client):
+    # e.g. a proxy in front of a loopback service adds its own Basic credentials
+    r = client.get("/v1/namespaces", headers={"Authorization": "Basic dXNlcjpwdw=="})
+    assert r.status_code == 200

@@ -61,12 +61,17 @@ def test_llm_extraction_builds_the_graph(llm_client, llm_container, fake_llm, ns
     assert {"embed", "link", "ppr", "total"} <= set(body["timings_ms"])
 
 
-def test_llm_responses_are_cached(llm_client, llm_container, fake_llm, ns):
-    _ingest(llm_client, llm_container, ns, [GOOD])
+def test_llm_responses_are_cached_per_namespace(llm_client, llm_container, fake_llm, ns):
+    first = _ingest(llm_client, llm_container, ns, [GOOD])
     calls = len(fake_llm.requests)
+    doc_id = llm_client.get(f"/v1/namespaces/{ns}/documents").json()["documents"][0]["id"]
+    assert llm_client.delete(f"/v1/namespaces/{ns}/documents/{doc_id}").status_code == 204
+    again = _ingest(llm_client, llm_container, ns, [GOOD])  # re-indexing here is free
+    assert first["status"] == again["status"] == "succeeded" and len(fake_llm.requests) == calls
+    # Another namespace gets no hit on this one's passage (a hit would tell it the passage exists).
     llm_client.post("/v1/namespaces", json={"name": "other"})
     job = _ingest(llm_client, llm_container, "other", [GOOD])
-    assert job["status"] == "succeeded" and len(fake_llm.requests) == calls
+    assert job["status"] == "succeeded" and len(fake_llm.requests) == calls + 2  # NER and triples
 
 
 @pytest.mark.parametrize(

@@ -73,7 +73,8 @@ def test_upgrading_a_database_that_holds_data_keeps_it(tmp_path, database_settin
         assert counts == {"namespaces": 1, "documents": 1, "jobs": 1}
         assert [n.name for n in c.documents.list_namespaces()] == ["old"]
         assert c.documents.get("old", "d").job_id == job_id and c.jobs.get(job_id).status == "queued"
-        with c.engine.connect() as conn:  # 0003 filled in the byte size the namespace quota sums
-            assert conn.execute(text("SELECT text_bytes FROM documents")).scalar_one() == len(TEXT.encode())
+        with c.engine.connect() as conn:  # 0003 filled in the bytes the namespace quota sums
+            stored = conn.execute(text("SELECT stored_bytes FROM documents")).scalar_one()
+        assert stored == len(TEXT.encode()) + len(b"{}")  # text, no title, metadata {}
     finally:
         c.close()

@@ -64,15 +64,19 @@ class DocumentStore:
             conn.execute(t.namespaces.insert().values(name=name, created_at=created, deleting=False))
         return Namespace(name, created)
 
-    def get_namespace(self, name: str, conn: Connection | None = None, *, lock: bool = False) -> Namespace:
+    def get_namespace(
+        self, name: str, conn: Connection | None = None, *, lock: bool = False, exclusive: bool = False
+    ) -> Namespace:
         """The namespace, if it exists and no delete of it has started; else NamespaceNotFound.
         ``lock`` (inside a write transaction) holds a shared row lock on PostgreSQL until commit,
-        so a delete that has started marking it is waited for and then seen."""
+        so a delete that has started marking it is waited for and then seen; ``exclusive`` an
+        exclusive one (submissions checking the namespace's quotas, one at a time). On SQLite
+        writers are serialized anyway."""
 
         def run(c: Connection) -> Namespace:
             query = select(t.namespaces).where(t.namespaces.c.name == name)
-            if lock:
-                query = query.with_for_update(read=True)
+            if lock or exclusive:
+                query = query.with_for_update(read=not exclusive)
             row = c.execute(query).first()
             if row is None or row.deleting:
                 raise NamespaceNotFound.named(name)
@@ -120,10 +124,11 @@ class DocumentStore:
             )
 
     def usage(self, conn: Connection, namespace: str) -> tuple[int, int, int]:
-        """(documents, their text's UTF-8 bytes, jobs queued or running) of the namespace, read
-        inside the caller's transaction (the quotas of a submission)."""
+        """(documents, the bytes they store, jobs queued or running) of the namespace, read
+        inside the caller's transaction (the quotas of a submission, which holds the namespace's
+        row exclusively: ``get_namespace(exclusive=True)``)."""
         docs, size = conn.execute(
-            select(func.count(), func.coalesce(func.sum(t.documents.c.text_bytes), 0)).where(
+            select(func.count(), func.coalesce(func.sum(t.documents.c.stored_bytes), 0)).where(
                 t.documents.c.namespace == namespace
             )
         ).one()

@@ -87,11 +87,12 @@ documents = Table(
     Column("job_id", String(36), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
-    # UTF-8 bytes of the text: what the per-namespace byte quota sums (a covering index below)
-    Column("text_bytes", Integer, nullable=False, server_default="0"),
+    # UTF-8 bytes the document stores (text, title, metadata JSON, an imported extraction):
+    # what the per-namespace byte quota sums (a covering index below)
+    Column("stored_bytes", Integer, nullable=False, server_default="0"),
 )
 Index("ix_documents_namespace_created", documents.c.namespace, documents.c.created_at)
-Index("ix_documents_namespace_text_bytes", documents.c.namespace, documents.c.text_bytes)
+Index("ix_documents_namespace_stored_bytes", documents.c.namespace, documents.c.stored_bytes)
 
 jobs = Table(
     "jobs",
