@@ -5,7 +5,8 @@ keys are off), or an API key bound to namespaces with one scope. Scopes nest: ``
 query) < ``write`` (add and delete documents, cancel jobs) < ``admin`` (create and delete the
 namespace). Namespaces a principal may not see do not exist for it: the checks here raise the
 same ``NotFound`` error, with the same text, as a namespace that really does not exist, so a
-key learns nothing about other tenants. Every entry point (REST, MCP) calls these checks.
+key learns nothing about other tenants. Every entry point calls these checks (the REST API does
+through ``api/access.py``).
 """
 
 from __future__ import annotations
