@@ -7,9 +7,11 @@
 For each database the script starts its own server (``benchmarks/live_server.py``: API keys on,
 in-process worker on, offline extractor) on a fresh data dir; PostgreSQL is a throwaway cluster
 (``tests/support/postgres_server.py``, as the tests start it) unless ``--postgres-url`` names an
-admin URL, on which a fresh database is created. Every client uses one namespace key (scope
-write, ``requests_per_minute`` 0: rate limits are not what is measured) and loops, each step
-picking one of:
+admin URL, on which a fresh database is created. First, untimed, ``--seed-documents``
+passages (200) are indexed, so queries rank a real graph and deletes find indexed documents
+(shared out among the clients). Then every client uses one namespace key (scope write,
+``requests_per_minute`` 0: rate limits are not what is measured) and loops with no pause, each
+step picking one of:
 
 - ``ingest``: POST 1-3 short documents (2Wiki passages, read in place from
   ../shared/data/2wiki-corpus/corpus.json, under ids of its own); at most one job per client
@@ -132,12 +134,19 @@ class Recorder:
 
 
 def _client_loop(
-    n: int, base_url: str, key: str, passages: list[dict], until: float, rec: Recorder, timeout_s: float
+    n: int,
+    base_url: str,
+    key: str,
+    passages: list[dict],
+    until: float,
+    rec: Recorder,
+    timeout_s: float,
+    owned: list[str],
 ) -> dict:
     rnd = random.Random(n)
     job: str | None = None
     pending: list[str] = []  # documents of the job in flight
-    docs: list[str] = []  # documents whose job ended
+    docs: list[str] = list(owned)  # indexed documents this client may delete
     jobs = {"succeeded": 0, "failed": 0, "cancelled": 0}
     counter = 0
     headers = {"Authorization": f"Bearer {key}"}
@@ -182,6 +191,30 @@ def _client_loop(
     return jobs
 
 
+def seed(base_url: str, key: str, passages: list[dict], count: int, timeout_s: float = 600.0) -> list[str]:
+    """Index ``count`` passages (ids ``seed-<i>``) before the clock starts, so that queries
+    rank a real graph and deletes find indexed documents from the first second. Untimed."""
+    ids: list[str] = []
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
+        jobs = []
+        for start in range(0, count, 100):
+            chunk = range(start, min(count, start + 100))
+            batch = [{"id": f"seed-{i}", **passages[i % len(passages)]} for i in chunk]
+            r = client.post(f"/v1/namespaces/{NAMESPACE}/documents", json={"documents": batch})
+            r.raise_for_status()
+            jobs.append(r.json()["job_id"])
+            ids.extend(r.json()["document_ids"])
+        deadline = time.monotonic() + timeout_s
+        for job in jobs:
+            while (status := client.get(f"/v1/jobs/{job}").json()["status"]) in ("queued", "running"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"seeding did not finish in {timeout_s} s")
+                time.sleep(0.5)
+            if status != "succeeded":
+                raise RuntimeError(f"seed job {job} ended {status}")
+    return ids
+
+
 def run_load(
     base_url: str,
     key: str,
@@ -190,17 +223,21 @@ def run_load(
     duration_s: float,
     passages: list[dict],
     timeout_s: float = 30.0,
+    seeded: list[str] | None = None,
 ) -> dict:
     """``clients`` threads for ``duration_s`` against a server whose namespace ``load`` the
-    ``key`` may write. Returns per-operation summaries and totals (a requests still running at
-    the end finishes first, so the run may last up to ``timeout_s`` longer)."""
+    ``key`` may write; ``seeded`` documents are shared out among the clients to delete. Returns
+    per-operation summaries and totals (a request still running at the end finishes first, so
+    the run may last up to ``timeout_s`` longer)."""
+    seeded = seeded or []
     rec = Recorder()
     until = time.monotonic() + duration_s
     results: list[dict] = []
     started = time.monotonic()
 
     def work(n: int) -> None:
-        results.append(_client_loop(n, base_url, key, passages, until, rec, timeout_s))
+        owned = seeded[n::clients]
+        results.append(_client_loop(n, base_url, key, passages, until, rec, timeout_s, owned))
 
     threads = [threading.Thread(target=work, args=(n,), daemon=True) for n in range(clients)]
     for t in threads:
@@ -243,20 +280,28 @@ def bench_database(
     duration_s: float = 60.0,
     passages: list[dict] | None = None,
     timeout_s: float = 30.0,
+    seed_documents: int = 200,
 ) -> dict:
-    """Start a server on ``database_url`` (None: SQLite in ``data_dir``), run the load, stop it.
-    The result carries the server log's tail when anything unexpected was counted."""
+    """Start a server on ``database_url`` (None: SQLite in ``data_dir``), index
+    ``seed_documents`` passages, run the load, stop it. The result carries the server log's
+    tail when anything unexpected was counted."""
     server = LiveServer(data_dir, database_url=database_url).start()
     try:
         key = server.namespace_key(NAMESPACE, scope="write", requests_per_minute=0)
+        passages = passages or load_passages()
+        started = time.monotonic()
+        seeded = seed(server.base_url, key, passages, seed_documents)
+        seeding_s = round(time.monotonic() - started, 1)
         result = run_load(
             server.base_url,
             key,
             clients=clients,
             duration_s=duration_s,
-            passages=passages or load_passages(),
+            passages=passages,
             timeout_s=timeout_s,
+            seeded=seeded,
         )
+        result["seed_documents"], result["seeding_s"] = len(seeded), seeding_s
         if result["totals"]["errors"] or result["totals"]["timeouts"]:
             result["server_log_tail"] = server.log_tail()
     finally:
@@ -293,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", help="an admin URL; default: a throwaway cluster")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
+    parser.add_argument("--seed-documents", type=int, default=200, help="indexed before the clock starts")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     command = "python " + shlex.join(["benchmarks/load.py", *(sys.argv[1:] if argv is None else argv)])
@@ -318,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"unknown database {label!r}")
             try:
                 res = bench_database(label, Path(tmp) / label, database_url=url, clients=args.clients,
-                                     duration_s=args.duration, passages=passages, timeout_s=args.timeout)
+                                     duration_s=args.duration, passages=passages, timeout_s=args.timeout,
+                                     seed_documents=args.seed_documents)
             finally:
                 if cluster is not None:
                     cluster.stop()

@@ -13,6 +13,7 @@ from benchmarks.load import bench_database, fresh_database, load_passages
 
 CLIENTS = 5
 DURATION_S = 8.0
+SEED_DOCUMENTS = 20
 
 
 def _check(result: dict) -> None:
@@ -27,10 +28,11 @@ def _check(result: dict) -> None:
 
 def test_load_smoke_sqlite(tmp_path):
     _check(bench_database("sqlite", tmp_path / "data", clients=CLIENTS, duration_s=DURATION_S,
-                          passages=load_passages()))
+                          passages=load_passages(), seed_documents=SEED_DOCUMENTS))
 
 
 @pytest.mark.postgres
 def test_load_smoke_postgres(tmp_path, postgres):
     _check(bench_database("postgres", tmp_path / "data", database_url=fresh_database(postgres),
-                          clients=CLIENTS, duration_s=DURATION_S, passages=load_passages()))
+                          clients=CLIENTS, duration_s=DURATION_S, passages=load_passages(),
+                          seed_documents=SEED_DOCUMENTS))
