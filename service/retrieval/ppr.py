@@ -62,6 +62,11 @@ class TransitionMatrix:
         inverse = np.divide(1.0, strength, out=np.zeros_like(strength), where=strength > 0)
         # Column j spreads node j's mass over its neighbours in proportion to edge weight.
         self.matrix = (adjacency @ sparse.diags(inverse)).tocsr()
+        # damping * matrix in float32, per damping asked, built on the first exact walk (a
+        # namespace walked approximately never needs it): half the bytes per step, so matrix
+        # and vectors stay in a core's cache (a query's embedding and fact scan evict
+        # everything just before the walk).
+        self._steps: dict[float, sparse.csr_matrix] = {}
 
     def personalized_pagerank(
         self, reset: np.ndarray, damping: float, *, tol: float = 1e-10, max_iter: int = 1000
@@ -74,7 +79,25 @@ class TransitionMatrix:
         the answer by ``damping``, so the answer is within ``tol * damping / (1 - damping)``."""
         if self.n == 0:
             return np.zeros(0)
-        r = _check_reset(reset, self.n)
+        if tol < 1e-6:  # beyond float32's reach over a whole vector: the float64 walk
+            return self._walk_float64(_check_reset(reset, self.n), damping, tol, max_iter)
+        r = _check_reset(reset, self.n).astype(np.float32)
+        restart = np.float32(1.0 - damping) * r
+        step = self._steps.get(damping)
+        if step is None:
+            step = self._steps.setdefault(damping, (damping * self.matrix).astype(np.float32).tocsr())
+        p = r.copy()
+        for _ in range(max_iter):
+            nxt = step @ p
+            nxt += restart
+            if self.dangling.size:
+                nxt += np.float32(damping * p[self.dangling].sum()) * r
+            if np.abs(nxt - p).sum() < tol:
+                return nxt.astype(np.float64)
+            p = nxt
+        return p.astype(np.float64)
+
+    def _walk_float64(self, r: np.ndarray, damping: float, tol: float, max_iter: int) -> np.ndarray:
         p = r.copy()
         for _ in range(max_iter):
             spread = self.matrix @ p + p[self.dangling].sum() * r
