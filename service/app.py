@@ -31,8 +31,6 @@ def create_app(
 ) -> FastAPI:
     settings = container.settings
     run_worker = settings.worker.in_process if run_worker is None else run_worker
-    if run_worker:  # before the embedders are built: ingestion leaves a core to queries
-        container.queries_share_cores = True
     migrate = settings.is_sqlite if migrate is None else migrate
 
     @asynccontextmanager

@@ -48,9 +48,6 @@ class Container:
     settings: Settings
     engine: Engine
     embedder_override: Embedder | None = None
-    # Set by ``create_app`` when the API process runs its own worker: ingestion then leaves a
-    # core to queries (``llm.embedder.ingest_threads``). Read when the embedders are built.
-    queries_share_cores: bool = False
     _closed: bool = field(default=False, init=False)
 
     @classmethod
@@ -110,11 +107,7 @@ class Container:
     def _embedders(self) -> tuple[Embedder, Embedder]:
         if self.embedder_override is not None:
             return self.embedder_override, self.embedder_override
-        return make_embedders(
-            self.settings.embedding,
-            default_model_cache(self.settings.data_dir),
-            shares_cores_with_queries=self.queries_share_cores,
-        )
+        return make_embedders(self.settings.embedding, default_model_cache(self.settings.data_dir))
 
     @property
     def lane(self) -> QueryLane | None:

@@ -69,8 +69,9 @@ class EmbeddingSettings(BaseModel):
     # Intra-op threads of each embedder; 0 = the cores this process may use. Fewer is better
     # when other processes keep the cores busy (docs/benchmarks.md, "Embedder threads").
     threads: int = 0
-    # The ingestion embedder's threads; unset: ``threads``, less one when the worker runs inside
-    # ``hippograph serve`` (a core stays free for queries: docs/benchmarks.md, part f).
+    # The ingestion embedder's threads; unset: ``threads``. Leaving a core to queries
+    # (``threads`` - 1 inside ``hippograph serve``) was measured: the import took 40% longer and
+    # the query tail during it did not improve (docs/benchmarks.md, part f).
     ingest_threads: int | None = None
     # Where exported ONNX models are kept; empty = ``~/.cache/hippograph/models`` (or
     # ``<data_dir>/models`` where that cannot be written).

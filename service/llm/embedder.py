@@ -124,26 +124,20 @@ def make_embedder(settings: EmbeddingSettings, cache_dir: str | Path) -> Embedde
     )
 
 
-def ingest_threads(settings: EmbeddingSettings, *, shares_cores_with_queries: bool) -> int:
-    """The ingestion embedder's threads: ``ingest_threads`` when set; else ``threads``, less one
-    when ingestion shares its process with queries (``hippograph serve`` running its worker),
-    so that one core is always free for a query (at least one thread)."""
+def ingest_threads(settings: EmbeddingSettings) -> int:
+    """The ingestion embedder's threads: ``ingest_threads`` when set, else ``threads``."""
     if settings.ingest_threads is not None and settings.ingest_threads > 0:
         return settings.ingest_threads
-    threads = resolve_threads(settings.threads)
-    return max(1, threads - 1) if shares_cores_with_queries else threads
+    return resolve_threads(settings.threads)
 
 
-def make_embedders(
-    settings: EmbeddingSettings, cache_dir: str | Path, *, shares_cores_with_queries: bool = False
-) -> tuple[Embedder, Embedder]:
+def make_embedders(settings: EmbeddingSettings, cache_dir: str | Path) -> tuple[Embedder, Embedder]:
     """``(query, ingest)``: two instances of the configured backend sharing a query lane, so a
     query's embedding never waits for an ingestion batch (``service/llm/lane.py``)."""
     from service.llm.lane import IngestEmbedder, QueryEmbedder, QueryLane
 
     lane = QueryLane()
     query = QueryEmbedder(make_embedder(settings, cache_dir), lane)
-    threads = ingest_threads(settings, shares_cores_with_queries=shares_cores_with_queries)
-    ingest_settings = settings.model_copy(update={"threads": threads})
+    ingest_settings = settings.model_copy(update={"threads": ingest_threads(settings)})
     ingest = IngestEmbedder(make_embedder(ingest_settings, cache_dir), lane, chunk=settings.ingest_chunk)
     return query, ingest
