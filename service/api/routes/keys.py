@@ -21,15 +21,8 @@ E404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
 
 def key_response(k: ApiKey) -> KeyResponse:
-    return KeyResponse(
-        id=k.id,
-        name=k.name,
-        scope=k.scope,
-        namespaces=k.namespaces,
-        requests_per_minute=k.requests_per_minute,
-        created_at=k.created_at,
-        revoked_at=k.revoked_at,
-    )
+    """The key as the API shows it (``KeyResponse`` declares no secret hash, so none leaves)."""
+    return KeyResponse.model_validate(k, from_attributes=True)
 
 
 @router.post(
