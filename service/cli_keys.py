@@ -13,15 +13,10 @@ from service.stores.sql.keys import ApiKey
 
 
 def _key_json(k: ApiKey) -> dict[str, Any]:
-    return {
-        "id": k.id,
-        "name": k.name,
-        "scope": k.scope.value,
-        "namespaces": k.namespaces,
-        "requests_per_minute": k.requests_per_minute,
-        "created_at": k.created_at.isoformat(),
-        "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
-    }
+    """The key as ``/v1/keys`` shows it (one shape for REST and the CLI; no secret hash)."""
+    from service.api.routes.keys import key_response
+
+    return key_response(k).model_dump(mode="json")
 
 
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
