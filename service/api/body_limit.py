@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api.errors import error_body
+from service.api.errors import BEARER_CHALLENGE, error_body
 from service.auth.authenticate import bearer_token
 from service.auth.principal import Principal
 from service.errors import Unauthorized
@@ -81,7 +81,7 @@ class BodyLimit:
 async def _refuse(
     scope: Scope, receive: Receive, send: Send, status: int, code: str, detail: str, *, bearer: bool = False
 ) -> None:
-    headers = {"WWW-Authenticate": 'Bearer realm="hippograph"'} if bearer else None
+    headers = {"WWW-Authenticate": BEARER_CHALLENGE} if bearer else None
     await JSONResponse(error_body(code, detail), status_code=status, headers=headers)(scope, receive, send)
 
 

@@ -59,6 +59,10 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+# The challenge every 401 carries (here and in api/body_limit.py, which refuses before routing).
+BEARER_CHALLENGE = 'Bearer realm="hippograph"'
+
+
 def error_body(code: str, detail) -> dict:
     return {"code": code, "detail": detail}
 
@@ -68,7 +72,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(_: Request, exc: errors.HippographError) -> JSONResponse:
         headers = {}
         if isinstance(exc, errors.Unauthorized):
-            headers["WWW-Authenticate"] = 'Bearer realm="hippograph"'
+            headers["WWW-Authenticate"] = BEARER_CHALLENGE
         if isinstance(exc, errors.TooManyRequests) and exc.retry_after_s is not None:
             headers["Retry-After"] = str(exc.retry_after_s)
         return JSONResponse(error_body(exc.code, exc.detail), status_code=_status_for(exc), headers=headers)
