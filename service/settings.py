@@ -180,6 +180,16 @@ class AuthSettings(BaseModel):
         return bool(self.admin_key.get_secret_value()) and not self.disabled
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus metrics (``service/observability``). The API serves them at ``/metrics``;
+    a ``hippograph worker`` process serves its own on ``worker_port`` (0: none)."""
+
+    worker_port: int = Field(default=0, ge=0, le=65535)
+    # With API keys on, /metrics needs the admin key unless this is set (a scraper inside a
+    # private network). The figures hold no document text and no namespace names.
+    public: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HIPPOGRAPH_", env_nested_delimiter="__", extra="ignore")
 
@@ -187,6 +197,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    # "json": one JSON object per line, with the request, job and document ids in context.
+    log_format: Literal["text", "json"] = "text"
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     graph: GraphSettings = Field(default_factory=GraphSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
@@ -196,6 +208,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
