@@ -14,7 +14,8 @@ from service import __version__
 from service.api.access import authorize, check_rules, secured
 from service.api.body_limit import BodyLimit
 from service.api.errors import install_error_handlers
-from service.api.routes import documents, health, jobs, keys, namespaces, query
+from service.api.observe import Observe
+from service.api.routes import documents, health, jobs, keys, metrics, namespaces, query
 from service.container import Container
 
 logger = logging.getLogger(__name__)
@@ -61,8 +62,9 @@ def create_app(
         max_import_bytes=settings.limits.max_import_bytes,
         authenticate=container.authenticator if container.authenticator.enabled else None,
     )
+    app.add_middleware(Observe)  # outermost: its latency and request id cover BodyLimit too
     install_error_handlers(app)
-    for module in (health, namespaces, documents, jobs, query, keys):
+    for module in (health, namespaces, documents, jobs, query, keys, metrics):
         app.include_router(module.router)
     check_rules(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -10,15 +10,10 @@ from pathlib import Path
 
 from service.cli_keys import add_parser as add_keys_parser
 from service.domain.records import JobStatus
+from service.observability.logs import setup_logging
 from service.settings import Settings
 
 logger = logging.getLogger("hippograph")
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "sentence_transformers", "neo4j", "urllib3", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _container(settings: Settings):
@@ -50,6 +45,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=host,
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),
+        # JSON logs: uvicorn's records go through our root handler instead of its own format.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )
     return 0
 
@@ -63,6 +60,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             n = container.worker().drain()
             logger.info("processed %d job(s)", n)
             return 0
+        if settings.metrics.worker_port:
+            from service.observability.metrics import serve_process_metrics
+
+            serve_process_metrics(settings.metrics.worker_port)
+            logger.info("worker metrics on port %d (/metrics)", settings.metrics.worker_port)
         background = container.start_background_worker()
         # SIGTERM/SIGINT: finish the document in hand (at most shutdown_grace_s), give the job
         # back to the queue, exit.
@@ -193,5 +195,5 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = Settings()
-    _setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     sys.exit(args.func(args, settings))

@@ -8,6 +8,7 @@ a request to an operation without one would be refused (fail closed). The rules:
 - ``JOB``: the job's namespace must be, with ``scope`` (an invisible job is ``job_not_found``).
 - ``LISTING``: any valid key; the route shows only what the key may see (or checks a body).
 - ``SERVICE_ADMIN``: the admin key only (managing keys).
+- ``METRICS``: the admin key, or no key when ``metrics.public`` is set (a private scraper).
 
 An invisible namespace answers exactly as a missing one (``Principal.require``).
 """
@@ -34,6 +35,7 @@ class Target(StrEnum):
     JOB = "job"
     LISTING = "listing"
     SERVICE_ADMIN = "service_admin"
+    METRICS = "metrics"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ RULES: dict[str, Rule] = {
     "listKeys": Rule(Target.SERVICE_ADMIN),
     "getKey": Rule(Target.SERVICE_ADMIN),
     "revokeKey": Rule(Target.SERVICE_ADMIN),
+    "metrics": Rule(Target.METRICS),
 }
 
 
@@ -80,8 +83,8 @@ async def authorize(request: Request) -> Principal:
     rule = rule_for(request)
     if rule is None:
         raise Forbidden("this operation has no access rule")
-    if rule.target is Target.PUBLIC:
-        return ANONYMOUS  # health checks read no principal
+    if rule.target is Target.PUBLIC or (rule.target is Target.METRICS and container.settings.metrics.public):
+        return ANONYMOUS  # health checks (and public metrics) read no principal
     principal: Principal | None = getattr(request.state, "principal", None)  # set by BodyLimit
     if principal is None:
         if container.authenticator.enabled:
@@ -98,7 +101,7 @@ async def authorize(request: Request) -> Principal:
         job_id = request.path_params["job_id"]
         job = await run_in_threadpool(container.jobs.get, job_id)
         principal.require_job(rule.scope, job_id, job.namespace)
-    elif rule.target is Target.SERVICE_ADMIN:
+    elif rule.target in (Target.SERVICE_ADMIN, Target.METRICS):
         principal.require_service_admin()
     return principal
 

@@ -5,7 +5,8 @@
   ``FOR UPDATE SKIP LOCKED`` so many workers never take the same job; on SQLite the single
   writer lock (BEGIN IMMEDIATE) gives the same guarantee.
 * Running jobs heartbeat; a job whose heartbeat is older than ``stalled_after`` (its worker
-  died) is put back in the queue, or failed once it has used ``max_attempts``. Failures are
+  died) is put back in the queue, or failed once it has used ``max_attempts``; a worker that
+  knows another one is dead (``jobs/liveness.py``) takes its jobs back at once. Failures are
   retried with exponential backoff up to ``max_attempts``.
 * A worker's writes to its job are fenced by its ``worker_id``: after a reap, a cancel or a
   namespace delete, the old owner's heartbeat says ``"lost"``/``"cancel"`` and it stops.
@@ -54,6 +55,24 @@ def _settle_pending_documents(
             .where(t.documents.c.job_id.in_(job_ids), t.documents.c.status == DocumentStatus.PENDING)
             .values(status=status, error=error, updated_at=_now())
         )
+
+
+def _take_back(conn: Connection, running: Any, error: str) -> int:
+    """The jobs matching ``running`` (running jobs whose worker is gone) go back to the queue,
+    or fail with their pending documents when their attempts are used up."""
+    exhausted = conn.execute(
+        update(t.jobs)
+        .where(running, t.jobs.c.attempts >= t.jobs.c.max_attempts)
+        .values(status=JobStatus.FAILED, worker_id=None, finished_at=_now(), last_error=error)
+        .returning(t.jobs.c.id)
+    ).all()
+    _settle_pending_documents(conn, [r.id for r in exhausted], DocumentStatus.FAILED, error)
+    requeued = conn.execute(
+        update(t.jobs)
+        .where(running)
+        .values(status=QUEUED, worker_id=None, run_after=_now(), last_error=error)
+    )
+    return len(exhausted) + (requeued.rowcount or 0)
 
 
 def _job(row: Row[Any]) -> Job:
@@ -226,22 +245,24 @@ class JobQueue:
         for good (with their pending documents) when they have used all their attempts: a job
         that kills its worker every time must not loop forever. Returns how many were reaped."""
         cutoff = _now() - timedelta(seconds=stalled_after_s)
-        error = "worker stopped heartbeating"
+        stalled = and_(t.jobs.c.status == RUNNING, t.jobs.c.heartbeat_at < cutoff)
         with self._engine.begin() as conn:
-            stalled = and_(t.jobs.c.status == RUNNING, t.jobs.c.heartbeat_at < cutoff)
-            exhausted = conn.execute(
-                update(t.jobs)
-                .where(stalled, t.jobs.c.attempts >= t.jobs.c.max_attempts)
-                .values(status=JobStatus.FAILED, worker_id=None, finished_at=_now(), last_error=error)
-                .returning(t.jobs.c.id)
+            return _take_back(conn, stalled, "worker stopped heartbeating")
+
+    def running_owners(self) -> list[tuple[str, str]]:
+        """(job id, worker id) of every running job."""
+        with reader(self._engine) as conn:
+            rows = conn.execute(
+                select(t.jobs.c.id, t.jobs.c.worker_id).where(t.jobs.c.status == RUNNING)
             ).all()
-            _settle_pending_documents(conn, [r.id for r in exhausted], DocumentStatus.FAILED, error)
-            requeued = conn.execute(
-                update(t.jobs)
-                .where(stalled)
-                .values(status=QUEUED, worker_id=None, run_after=_now(), last_error=error)
-            )
-            return len(exhausted) + (requeued.rowcount or 0)
+        return [(r.id, r.worker_id) for r in rows if r.worker_id]
+
+    def take_back(self, job_id: str, dead_worker_id: str, error: str) -> bool:
+        """Requeue (or fail, attempts used up) a running job of a worker known to be dead,
+        without waiting for its heartbeat to go stale; fenced by that worker's id, so a job
+        that moved on meanwhile is not touched. True when the job was taken back."""
+        with self._engine.begin() as conn:
+            return _take_back(conn, self._owned(job_id, dead_worker_id), error) == 1
 
     def stop_namespace_jobs(self, conn: Connection, namespace: str) -> list[str]:
         """Inside the caller's transaction: cancel the namespace's queued jobs (and their
@@ -283,6 +304,21 @@ class JobQueue:
             else:
                 conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(cancel_requested=True))
         return self.get(job_id)
+
+    def queue_state(self) -> tuple[dict[str, int], float | None]:
+        """Jobs by status (every status, zeros included), and how many seconds the oldest job
+        ready to run has waited (None when none is)."""
+        now = _now()
+        with reader(self._engine) as conn:
+            rows = conn.execute(select(t.jobs.c.status, func.count()).group_by(t.jobs.c.status)).all()
+            ready = and_(t.jobs.c.status == QUEUED, t.jobs.c.run_after <= now)
+            oldest = conn.execute(select(func.min(t.jobs.c.run_after)).where(ready)).scalar()
+        counts = {s.value: 0 for s in JobStatus} | {str(r[0]): int(r[1]) for r in rows}
+        if oldest is None:
+            return counts, None
+        if oldest.tzinfo is None:  # SQLite hands back naive datetimes (stored as UTC)
+            oldest = oldest.replace(tzinfo=UTC)
+        return counts, max(0.0, (now - oldest).total_seconds())
 
     def get(self, job_id: str) -> Job:
         with reader(self._engine) as conn:

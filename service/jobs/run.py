@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from service.domain.records import DocumentError, DocumentStatus, Job, Lease
 from service.jobs.queue import JobQueue
+from service.observability.logs import log_context
+from service.observability.metrics import DOCUMENTS
 from service.pipeline.ingest import DocumentOutcome
 from service.stores.sql.documents import DocumentStore
 
@@ -94,6 +96,7 @@ class JobRun:
         heartbeat_s: float,
         shutdown: threading.Event,
         already_done: int = 0,
+        discard: Callable[[str, list[str]], None] | None = None,
     ) -> None:
         self.job = job
         self._worker_id = worker_id
@@ -104,6 +107,9 @@ class JobRun:
         self.errors: list[DocumentError] = list(job.errors)
         self._failed = {e.document_id for e in self.errors}
         self.done = already_done  # documents of the job settled, earlier attempts included
+        # Removes a written document's graph content (namespace, ids): for one deleted while
+        # this run had it in hand (``document_done``).
+        self._discard = discard
 
     def __enter__(self) -> JobRun:
         self._lease.__enter__()
@@ -138,12 +144,36 @@ class JobRun:
         if self._lease.check() != "held":
             raise JobStopped(self._lease.state)
 
+    def skipped(self, count: int) -> None:
+        """``count`` documents of the job were deleted before this run reached them."""
+        self.done += count
+        DOCUMENTS.labels("deleted").inc(count)
+
+    def _deleted_in_hand(self, document_id: str) -> None:
+        """The document was written, but a delete marked or removed its row meanwhile (the
+        delete wins, ``pipeline/documents.py``): remove what this run wrote of it. Left alone
+        when it is already indexed by another job (deleted and re-posted, and that job wrote
+        it since: its content is the current one)."""
+        ns = self.job.namespace
+        current = self._documents.get_many(ns, [document_id])
+        if current and current[0].status == DocumentStatus.INDEXED:
+            return
+        with log_context(document_id=document_id):
+            logger.info("document %s was deleted while its job wrote it; removing it", document_id)
+            if self._discard is not None:
+                self._discard(ns, [document_id])
+
     def document_done(self, outcome: DocumentOutcome) -> None:
         ns, job_id = self.job.namespace, self.job.id
         self.done += 1
         if outcome.ok:
-            self._documents.set_status(ns, outcome.document_id, DocumentStatus.INDEXED, job_id=job_id)
+            if self._documents.set_status(ns, outcome.document_id, DocumentStatus.INDEXED, job_id=job_id):
+                DOCUMENTS.labels("indexed").inc()
+            else:
+                DOCUMENTS.labels("deleted").inc()
+                self._deleted_in_hand(outcome.document_id)
         else:
+            DOCUMENTS.labels("failed").inc()
             self._documents.set_status(
                 ns, outcome.document_id, DocumentStatus.FAILED, outcome.error, job_id=job_id
             )

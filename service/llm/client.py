@@ -18,6 +18,7 @@ import openai
 
 from service.errors import LLMError, LLMNotConfigured, LLMUnavailable
 from service.llm.cache import LLMCache, cache_key
+from service.observability.metrics import LLM_REQUESTS, LLM_TOKENS
 from service.settings import LLMSettings
 
 logger = logging.getLogger(__name__)
@@ -44,12 +45,16 @@ class LLMClient:
         """Close the HTTP connection pool."""
         self._client.close()
 
-    def _call(self, messages: list[dict], json_mode: bool) -> str:
+    def _call(self, messages: list[dict], json_mode: bool, prompt: str) -> str:
         kwargs: dict = {"model": self.model, "messages": messages, "temperature": self._settings.temperature}
         if json_mode:
             kwargs["response_format"] = {"type": "json_object"}
         with self._slots:
             response = self._client.chat.completions.create(**kwargs)
+        usage = getattr(response, "usage", None)
+        if usage is not None:
+            LLM_TOKENS.labels(prompt, "prompt").inc(usage.prompt_tokens or 0)
+            LLM_TOKENS.labels(prompt, "completion").inc(usage.completion_tokens or 0)
         content = response.choices[0].message.content if response.choices else None
         if content is None:
             raise LLMError("LLM returned no content")
@@ -79,7 +84,9 @@ class LLMClient:
             cached = self._cache.get(key)
             if cached is not None:
                 try:
-                    return parse(cached)
+                    value = parse(cached)
+                    LLM_REQUESTS.labels(prompt_version, "cached").inc()
+                    return value
                 except ValueError:
                     logger.warning("ignoring cached LLM response that no longer validates")
         last_error = "unknown error"
@@ -88,7 +95,7 @@ class LLMClient:
             if attempt:
                 time.sleep(self._settings.retry_backoff_s * (2 ** (attempt - 1)))
             try:
-                raw = self._call(messages, json_mode)
+                raw = self._call(messages, json_mode, prompt_version)
             except openai.APITimeoutError:
                 last_error, unavailable = f"LLM request timed out after {self._settings.timeout_s}s", True
             except openai.APIStatusError as exc:
@@ -108,6 +115,8 @@ class LLMClient:
                 else:
                     if self._cache is not None:
                         self._cache.put(key, self.model, raw)
+                    LLM_REQUESTS.labels(prompt_version, "ok").inc()
                     return value
+            LLM_REQUESTS.labels(prompt_version, "unavailable" if unavailable else "error").inc()
             logger.warning("LLM attempt %d failed: %s", attempt + 1, last_error)
         raise (LLMUnavailable if unavailable else LLMError)(last_error)

@@ -178,6 +178,7 @@ class SubmitDocuments:
             job_id = self.jobs.enqueue(conn, namespace, payload)
             store.insert(conn, [{**rows[i], "job_id": job_id} for i in fresh])
             store.reset_for_retry(conn, namespace, retry, job_id)
+        logger.info("job %s queued: %d new and %d retried documents", job_id, len(fresh), len(retry))
         return Submission(job_id=job_id, document_ids=order)
 
     @property
@@ -266,9 +267,11 @@ class ImportResult:
 class DeleteDocument:
     """Delete a document and everything only it supports in the graph.
 
-    409 while a job is indexing it. Otherwise it is marked ``deleting`` first (a re-post of it is
-    refused, no job picks it up), its graph content is deleted, then its row; if the graph store
-    fails on the way, the mark stays and deleting it again finishes the job."""
+    The delete always wins, even over a document still waiting for (or in the hands of) a
+    worker: it is marked ``deleting`` first (a re-post of it is refused, no worker starts on it,
+    and a worker that already extracted it finds the mark when it records the outcome and
+    removes what it wrote, ``jobs/run.py``), its graph content is deleted, then its row. If the
+    graph store fails on the way, the mark stays and deleting it again finishes the job."""
 
     documents: DocumentStore
     graph: GraphStore
@@ -276,12 +279,7 @@ class DeleteDocument:
 
     def __call__(self, namespace: str, document_id: str) -> None:
         with self.documents.transaction() as conn:
-            doc = self.documents.lock_document(conn, namespace, document_id)
-            if doc.status == DocumentStatus.PENDING:
-                raise Conflict(
-                    f"document {document_id!r} is being indexed by job {doc.job_id}; "
-                    "cancel the job or wait for it"
-                )
+            self.documents.lock_document(conn, namespace, document_id)
             self.documents.mark_document_deleting(conn, namespace, document_id)
         self.graph.delete_documents(namespace, [document_id])
         self.documents.delete(namespace, document_id)

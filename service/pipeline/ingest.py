@@ -8,6 +8,7 @@ transaction: a document either lands whole or not at all.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from service.errors import ExtractionFailed, GraphStoreUnavailable, LLMUnavailab
 from service.extraction.base import Extractor
 from service.llm.embedder import Embedder
 from service.llm.lane import QueryLane
+from service.observability.logs import log_context
 from service.pipeline.batch import build_write_batch, entity_names, merge_batches
 from service.pipeline.chunking import split_document
 from service.retrieval.snapshot import SnapshotCache
@@ -99,15 +101,16 @@ class _Prepared:
 
 
 def _extract_document(extractor: Extractor, prepared: _Prepared) -> _Prepared:
-    try:
-        prepared.extractions = [extractor.extract(p) for p in prepared.passages]
-    except ExtractionFailed as exc:
-        prepared.error = exc.detail
-    except LLMUnavailable:
-        raise  # an outage: nothing of the group is written, and the worker retries the job
-    except Exception as exc:  # an extractor bug must fail the document, not the job
-        logger.exception("extractor crashed on document %s", prepared.doc.id)
-        prepared.error = f"extractor error: {exc.__class__.__name__}: {exc}"
+    with log_context(document_id=prepared.doc.id):
+        try:
+            prepared.extractions = [extractor.extract(p) for p in prepared.passages]
+        except ExtractionFailed as exc:
+            prepared.error = exc.detail
+        except LLMUnavailable:
+            raise  # an outage: nothing of the group is written, and the worker retries the job
+        except Exception as exc:  # an extractor bug must fail the document, not the job
+            logger.exception("extractor crashed on document %s", prepared.doc.id)
+            prepared.error = f"extractor error: {exc.__class__.__name__}: {exc}"
     return prepared
 
 
@@ -153,8 +156,12 @@ class Ingest:
         if workers == 1:
             prepared = [_extract_document(use, p) for p in prepared]
         else:
+            # Each extraction runs in a copy of this context: its log records keep the job id.
+            context = contextvars.copy_context()
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
-                prepared = list(pool.map(lambda p: _extract_document(use, p), prepared))
+                prepared = list(
+                    pool.map(lambda p: context.copy().run(_extract_document, use, p), prepared)
+                )
 
         ok = [p for p in prepared if p.error is None]
         outcomes: dict[str, DocumentOutcome] = {
@@ -308,7 +315,8 @@ def _write_one_by_one(
         except GraphStoreUnavailable:
             raise
         except Exception as exc:
-            logger.exception("graph write failed for document %s", d.doc.id)
+            with log_context(document_id=d.doc.id):
+                logger.exception("graph write failed for document %s", d.doc.id)
             outcome = DocumentOutcome(d.doc.id, False, f"graph write failed: {exc.__class__.__name__}: {exc}")
         else:
             available |= doc_entities

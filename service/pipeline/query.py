@@ -20,6 +20,7 @@ from service.domain.records import QueryMode
 from service.errors import InvalidInput, LLMNotConfigured
 from service.llm.embedder import Embedder
 from service.llm.lane import QueryLane
+from service.observability.metrics import observe_query
 from service.retrieval.approximate import (
     ApproximateParams,
     walk_index,
@@ -162,6 +163,7 @@ class Query:
             spent = round((time.perf_counter() - started) * 1000, 3)
             result.timings_ms["answer"] = spent
             result.timings_ms["total"] = round(result.timings_ms.get("total", 0.0) + spent, 3)
+        observe_query(result.mode.value, result.timings_ms)
         return result
 
     def rank(self, namespace: str, text: str, *, top_k: int, mode: QueryMode) -> QueryResult:

@@ -24,6 +24,7 @@ import numpy as np
 
 from service.domain.models import GraphWriteBatch
 from service.domain.normalize import normalize_name
+from service.observability.metrics import SNAPSHOT_BUILDS, SNAPSHOT_SECONDS
 from service.retrieval.keyed_cache import KeyedCache
 from service.retrieval.ppr import TransitionMatrix
 from service.stores.base import GraphStore
@@ -208,7 +209,9 @@ class SnapshotCache:
         self._walk_index_above = walk_index_above
 
     def _build(self, namespace: str) -> Snapshot:
-        snapshot = build_snapshot(self._store, namespace)
+        with SNAPSHOT_SECONDS.labels("full").time():
+            snapshot = build_snapshot(self._store, namespace)
+        SNAPSHOT_BUILDS.labels("full").inc()
         above = self._walk_index_above
         if above is not None and len(snapshot.passage_ids) > above:
             from service.retrieval.approximate import walk_index
@@ -255,6 +258,8 @@ class SnapshotCache:
         extended = extend_snapshot(current, batch, version)
         if extended.walk_index is not None:  # index the new rows here, off the query path
             extended.walk_index.catch_up(extended)
+        SNAPSHOT_SECONDS.labels("extend").observe(time.perf_counter() - started)
+        SNAPSHOT_BUILDS.labels("extend").inc()
         if self._snapshots.swap(batch.namespace, current, extended):
             logger.debug(
                 "snapshot %s v%d extended by %d passages in %.0f ms",

@@ -27,6 +27,7 @@ from service.pipeline.documents import NewDocument
 from service.pipeline.ingest import DocumentInput, DocumentOutcome, Ingest
 from service.stores.sql.graph_store import SqlGraphStore
 from tests.conftest import drain, make_settings, use_extractor
+from tests.contract.test_ingest_order import graph_digest
 
 EMPTY = GraphStats(passages=0, entities=0, facts=0, synonym_edges=0)
 
@@ -232,6 +233,72 @@ def test_a_reposted_document_belongs_to_its_new_job(jobs_container):
     drain(container)
     assert container.jobs.get(second).status == "succeeded"
     assert container.documents.get("ns", "d0").status == "indexed"
+
+
+def _same_graph_without(c, tmp_path, embedder, kept: list[NewDocument]) -> None:
+    """``c``'s namespace holds exactly the graph that ``kept`` alone make (built on SQLite: both
+    relational stores give identical graphs), and no document but them."""
+    from service.container import Container
+
+    other = Container.from_settings(make_settings(tmp_path / "baseline"), embedder=embedder)
+    try:
+        other.migrate()
+        _submit(other, docs=kept)
+        drain(other)
+        want = graph_digest(other.graph, "ns")
+    finally:
+        other.close()
+    assert graph_digest(c.graph, "ns") == want
+    docs, total = c.documents.list("ns", limit=50, offset=0)
+    assert total == len(kept) and {d.id for d in docs} == {d.id for d in kept}
+
+
+def test_deleting_a_document_of_a_queued_job_wins(jobs_container, tmp_path, embedder):
+    """The delete of a document still waiting for its job answers at once (no 409), and the job
+    then indexes the others and nothing of it."""
+    c = jobs_container
+    docs = _docs(3)
+    job_id = _submit(c, docs=docs)
+    c.delete_document("ns", "d1")
+    with pytest.raises(DocumentNotFound):
+        c.documents.get("ns", "d1")
+    assert drain(c) == 1
+    job = c.jobs.get(job_id)
+    assert job.status == "succeeded" and job.done == job.total == 3 and job.errors == []
+    assert c.graph.stats("ns").passages == 2
+    _same_graph_without(c, tmp_path, embedder, [docs[0], docs[2]])
+
+
+def test_deleting_a_document_while_its_group_is_extracted_wins(
+    jobs_container, monkeypatch, tmp_path, embedder
+):
+    """The worker already holds the document (its group is being extracted) when the delete
+    comes: the delete answers at once; the worker writes the group, finds the row gone when it
+    records the outcome, and removes what it wrote."""
+    c = jobs_container
+    docs = _docs(3)
+    job_id = _submit(c, docs=docs)
+    offline = OfflineExtractor()
+    deleted: list[str] = []
+
+    class DeletingDuringExtraction:
+        name = "offline"
+
+        def extract(self, passage: PassageText):
+            if passage.document_id == "d1" and not deleted:
+                c.delete_document("ns", "d1")  # the API call, while the worker is busy with d1
+                deleted.append("d1")
+            return offline.extract(passage)
+
+    use_extractor(monkeypatch, c, DeletingDuringExtraction())
+    assert drain(c) == 1
+    assert deleted == ["d1"]
+    job = c.jobs.get(job_id)
+    assert job.status == "succeeded" and job.done == job.total == 3 and job.errors == []
+    with pytest.raises(DocumentNotFound):
+        c.documents.get("ns", "d1")
+    monkeypatch.undo()
+    _same_graph_without(c, tmp_path, embedder, [docs[0], docs[2]])
 
 
 def test_namespace_delete_waits_for_its_running_job(jobs_container):

@@ -1,7 +1,7 @@
 """The load benchmark's CI variant (benchmarks/load.py, issue #10): a few clients for a few
 seconds mixing ingest, job polling, graph queries and deletes against one live
 ``hippograph serve`` with keys, on SQLite and on PostgreSQL. Zero 5xx, zero timeouts, no other
-unexpected answer (a 409 for deleting a document still being indexed is legitimate), and every
+unexpected answer (deleting a document still being indexed included: the delete wins), and every
 operation exercised. Fails, never skips, when a server cannot start.
 """
 

@@ -239,8 +239,8 @@ class DocumentStore:
         *,
         job_id: str,
     ) -> bool:
-        """Record a document's outcome for the job that indexes it; False (nothing changed) when
-        the document now belongs to another job or is gone."""
+        """Record the outcome of a pending document for the job that indexes it; False (nothing
+        changed) when the document now belongs to another job, is being deleted or is gone."""
         with self._engine.begin() as conn:
             result = conn.execute(
                 update(t.documents)
@@ -248,6 +248,7 @@ class DocumentStore:
                     t.documents.c.namespace == namespace,
                     t.documents.c.id == document_id,
                     t.documents.c.job_id == job_id,
+                    t.documents.c.status == DocumentStatus.PENDING,
                 )
                 .values(status=status, error=error, updated_at=now())
             )

@@ -1,0 +1,60 @@
+"""Worker ids, and telling from one whether its worker is certainly dead.
+
+A worker id is ``host:pid:nonce``. After ``kill -9`` and a restart, the dead worker's job is
+still ``running`` under its id; the reaper would take it back only once its heartbeat is
+``worker.stalled_after_s`` old (120 s by default). A worker on the same host can tell sooner:
+
+* another process id that no longer exists (or is a zombie) is dead — the restart of
+  ``hippograph serve`` or ``hippograph worker`` on the same machine;
+* its own process id with a nonce this process never gave out is a predecessor of this very
+  process — a container restarted with the same host name and, as is usual there, pid 1.
+
+Anything else (another host, a live pid, a pid reused by an unrelated process) is left to the
+heartbeat timeout: being wrong here would run one job twice at once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+
+_issued: set[str] = set()  # the worker ids this process gave out
+_lock = threading.Lock()
+
+
+def new_worker_id() -> str:
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    with _lock:
+        _issued.add(worker_id)
+    return worker_id
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # exists, owned by someone else
+        return False
+    try:  # a killed child not yet waited for is a zombie: it runs nothing any more
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            state = f.read().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in ("Z", "X")
+
+
+def certainly_dead(worker_id: str) -> bool:
+    """True only when ``worker_id`` names a worker on this host whose process is gone, or an
+    earlier process with this process's id (see the module docstring)."""
+    host, _, rest = worker_id.partition(":")
+    pid_text, _, _nonce = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        with _lock:
+            return worker_id not in _issued
+    return _process_gone(pid)
