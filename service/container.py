@@ -39,6 +39,7 @@ from service.stores.factory import make_graph_store
 from service.stores.sql.db import make_engine, migrate
 from service.stores.sql.documents import DocumentStore
 from service.stores.sql.keys import KeyStore
+from service.stores.sql.write_lock import NamespaceWriteLock
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +176,12 @@ class Container:
             options=IngestOptions.from_settings(self.settings.extraction, extraction_workers=workers),
             snapshots=self.snapshots,
             lane=self.lane,
+            write_lock=self.graph_write_lock,
         )
+
+    @cached_property
+    def graph_write_lock(self) -> NamespaceWriteLock:
+        return NamespaceWriteLock(self.engine)
 
     @property
     def reader(self) -> Reader | None:

@@ -12,6 +12,7 @@ import contextvars
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -125,6 +126,9 @@ class Ingest:
     # This process's query snapshots: each write extends them (queries see it at once).
     snapshots: SnapshotCache | None = None
     lane: QueryLane | None = None  # queries in progress in this process go first (llm/lane.py)
+    # One graph writer per namespace across the deployment (stores/sql/write_lock.py): held
+    # from the synonym search through the write. None: no other writer to fear (tests).
+    write_lock: WriteLock | None = None
 
     def __call__(
         self,
@@ -169,7 +173,15 @@ class Ingest:
         }
         if ok:
             _embed_and_write(
-                namespace, ok, self.store, self._write, self.embedder, options, outcomes, observer
+                namespace,
+                ok,
+                self.store,
+                self._write,
+                self.embedder,
+                options,
+                outcomes,
+                observer,
+                self.write_lock or _no_lock,
             )
         for p in prepared:
             if p.error is not None:
@@ -190,6 +202,11 @@ class Ingest:
 
 
 Write = Callable[[GraphWriteBatch], int]
+WriteLock = Callable[[str], AbstractContextManager[None]]
+
+
+def _no_lock(namespace: str) -> AbstractContextManager[None]:
+    return nullcontext()
 
 
 @dataclass
@@ -242,11 +259,35 @@ def _embed_and_write(
     options: IngestOptions,
     outcomes: dict[str, DocumentOutcome],
     observer: IngestObserver,
+    lock: WriteLock,
 ) -> None:
     """Embed the group once, then write it in ONE graph transaction. If that write fails for a
     reason other than an outage, each document is written on its own, so one bad document
-    fails alone, with its reason."""
+    fails alone, with its reason. The synonym search and the write run under the namespace's
+    write lock, so that groups written by concurrent workers link to each other's entities."""
     vectors, new_ids = _embed_group(namespace, docs, store, embedder)
+    with lock(namespace):
+        # Entities another worker stored since the group was embedded are not new any more:
+        # their synonyms were found when they were written (the stored name and vector win).
+        stored = store.existing_entity_ids(namespace, new_ids)
+        new_ids = [e for e in new_ids if e not in stored]
+        _search_and_write(
+            namespace, docs, store, write, embedder, options, outcomes, observer, vectors, new_ids
+        )
+
+
+def _search_and_write(
+    namespace: str,
+    docs: list[_Prepared],
+    store: GraphStore,
+    write: Write,
+    embedder: Embedder,
+    options: IngestOptions,
+    outcomes: dict[str, DocumentOutcome],
+    observer: IngestObserver,
+    vectors: _GroupVectors,
+    new_ids: list[str],
+) -> None:
     candidates = _synonym_candidates(namespace, new_ids, vectors.entities, store, options)
     starts = np.cumsum([0] + [len(d.passages) for d in docs])
     batches = [
