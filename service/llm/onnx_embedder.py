@@ -56,13 +56,63 @@ def _pooling_is_mean(model_path: Path) -> bool:
     return bool(c.get("pooling_mode_mean_tokens")) and not any(c.get(k) for k in others)
 
 
-def _max_seq_length(model_path: Path, tokenizer: Any) -> int:
-    config = model_path / "sentence_bert_config.json"
-    if config.exists():
-        value = json.loads(config.read_text()).get("max_seq_length")
-        if value:
-            return int(value)
-    return int(min(getattr(tokenizer, "model_max_length", 512), 512))
+def _max_seq_length(model_path: Path) -> int:
+    for name, key in (
+        ("sentence_bert_config.json", "max_seq_length"),
+        ("tokenizer_config.json", "model_max_length"),
+    ):
+        config = model_path / name
+        if config.exists():
+            value = json.loads(config.read_text()).get(key)
+            if isinstance(value, int | float) and value > 0:
+                return int(min(value, 512))
+    return 512
+
+
+class _Tokenizer:
+    """The model's fast tokenizer, loaded with the ``tokenizers`` library alone: importing
+    ``transformers`` for ``AutoTokenizer`` imports PyTorch too, several hundred MB of resident
+    memory in every process for a tokenizer. It pads to the longest text of the call and
+    truncates at ``max_length``, as ``AutoTokenizer(..., padding=True, truncation=True)`` does
+    (tests/unit/test_onnx_tokenizer.py compares the two). Models without a ``tokenizer.json``
+    fall back to ``AutoTokenizer``."""
+
+    def __init__(self, model_path: Path, max_length: int, input_names: list[str]) -> None:
+        self._inputs = input_names
+        self._max_length = max_length
+        self._fast: Any = None
+        self._auto: Any = None
+        file = model_path / "tokenizer.json"
+        if file.exists():
+            from tokenizers import Tokenizer
+
+            fast = Tokenizer.from_file(str(file))
+            padding = fast.padding or {}
+            fast.enable_truncation(max_length=max_length)
+            fast.enable_padding(
+                pad_id=padding.get("pad_id", 0),
+                pad_type_id=padding.get("pad_type_id", 0),
+                pad_token=padding.get("pad_token", "[PAD]"),
+            )
+            self._fast = fast
+        else:
+            from transformers import AutoTokenizer
+
+            self._auto = AutoTokenizer.from_pretrained(str(model_path))
+
+    def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
+        if self._fast is None:
+            enc = self._auto(
+                texts, padding=True, truncation=True, max_length=self._max_length, return_tensors="np"
+            )
+            return {n: np.asarray(enc[n], dtype=np.int64) for n in self._inputs}
+        encodings = self._fast.encode_batch(texts)
+        columns = {
+            "input_ids": [e.ids for e in encodings],
+            "attention_mask": [e.attention_mask for e in encodings],
+            "token_type_ids": [e.type_ids for e in encodings],
+        }
+        return {n: np.asarray(columns[n], dtype=np.int64) for n in self._inputs}
 
 
 def _export_fp32(model_path: Path, target: Path) -> None:
@@ -163,7 +213,6 @@ class OnnxEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import onnxruntime as ort  # type: ignore[import-untyped]
-        from transformers import AutoTokenizer
 
         from service.llm.embedder import bundled_model_path
 
@@ -171,14 +220,13 @@ class OnnxEmbedder:
         base = model or "all-MiniLM-L6-v2"
         self.name = f"{base} (onnx)" if variant == "fp32" else f"{base} (onnx-int8)"
         self.file = export_onnx(path, cache_dir, variant)
-        self._tokenizer = AutoTokenizer.from_pretrained(str(path))
-        self._max_length = _max_seq_length(path, self._tokenizer)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(self.file), options, providers=["CPUExecutionProvider"])
         self._inputs = [i.name for i in self._session.get_inputs()]
+        self._tokenizer = _Tokenizer(path, _max_seq_length(path), self._inputs)
         self._batch_size = batch_size
         self._lock = threading.Lock()
         width = self._session.get_outputs()[0].shape[-1]
@@ -195,14 +243,7 @@ class OnnxEmbedder:
         with self._lock:
             for start in range(0, len(texts), self._batch_size):
                 rows = order[start : start + self._batch_size]
-                enc = self._tokenizer(
-                    [texts[i] for i in rows],
-                    padding=True,
-                    truncation=True,
-                    max_length=self._max_length,
-                    return_tensors="np",
-                )
-                feed = {n: np.asarray(enc[n], dtype=np.int64) for n in self._inputs}
+                feed = self._tokenizer([texts[i] for i in rows])
                 vectors = np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
                 norms = np.linalg.norm(vectors, axis=1, keepdims=True)
                 out[rows] = vectors / np.maximum(norms, 1e-12)
