@@ -165,6 +165,7 @@ class Deployment:
         if binary is None:
             raise RuntimeError(f"{command[0]} is not installed (pip install -e .)")
         self.started += 1
+        self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / f"{name}.{self.started}.log").open("w") as log:
             proc = subprocess.Popen(
                 [binary, *command[1:]], env=self.env(service, name), stdout=log, stderr=subprocess.STDOUT
