@@ -1,16 +1,22 @@
 """Worker ids, and telling from one whether its worker is certainly dead.
 
-A worker id is ``host:pid:nonce``. After ``kill -9`` and a restart, the dead worker's job is
-still ``running`` under its id; the reaper would take it back only once its heartbeat is
-``worker.stalled_after_s`` old (120 s by default). A worker on the same host can tell sooner:
+A worker id is ``host:pid:nonce``, where ``host`` is the host name and the process's PID
+namespace (containers sharing the host's network, and so its name, still have PID namespaces
+of their own: a pid means nothing outside its namespace).
 
-* another process id that no longer exists (or is a zombie) is dead — the restart of
-  ``hippograph serve`` or ``hippograph worker`` on the same machine;
-* its own process id with a nonce this process never gave out is a predecessor of this very
-  process — a container restarted with the same host name and, as is usual there, pid 1.
+After ``kill -9`` and a restart, the dead worker's job is still ``running`` under its id; the
+reaper would take it back only once its heartbeat is ``worker.stalled_after_s`` old (120 s by
+default). A worker on the same host can tell sooner:
 
-Anything else (another host, a live pid, a pid reused by an unrelated process) is left to the
-heartbeat timeout: being wrong here would run one job twice at once.
+* another process id of its host and PID namespace that no longer exists (or is a zombie) is
+  dead — the restart of ``hippograph serve`` or ``hippograph worker`` on the same machine;
+* its own process id with a nonce this process never gave out is an earlier program this
+  process replaced (an exec in place).
+
+Anything else is left to the heartbeat timeout, because being wrong here runs one job twice at
+once: another host; a live pid; a pid reused by an unrelated process; and a restarted container,
+which starts in a new PID namespace — its predecessor cannot be told from a sibling container
+that shares the host's network name (both may well be pid 1).
 """
 
 from __future__ import annotations
@@ -24,8 +30,18 @@ _issued: set[str] = set()  # the worker ids this process gave out
 _lock = threading.Lock()
 
 
+def _host() -> str:
+    """This host's name, tagged with this process's PID namespace when it can be read."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # e.g. "pid:[4026531836]"
+    except OSError:
+        return socket.gethostname()
+    digits = "".join(c for c in namespace if c.isdigit())
+    return f"{socket.gethostname()}#{digits}" if digits else socket.gethostname()
+
+
 def new_worker_id() -> str:
-    worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    worker_id = f"{_host()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     with _lock:
         _issued.add(worker_id)
     return worker_id
@@ -47,11 +63,11 @@ def _process_gone(pid: int) -> bool:
 
 
 def certainly_dead(worker_id: str) -> bool:
-    """True only when ``worker_id`` names a worker on this host whose process is gone, or an
-    earlier process with this process's id (see the module docstring)."""
+    """True only when ``worker_id`` names a worker on this host, in this PID namespace, whose
+    process is gone, or an earlier process with this process's id (see the module docstring)."""
     host, _, rest = worker_id.partition(":")
     pid_text, _, _nonce = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if host != _host() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():
