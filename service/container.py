@@ -218,7 +218,7 @@ class Container:
 
     @property
     def delete_document(self) -> DeleteDocument:
-        return DeleteDocument(self.documents, self.graph, self.snapshots)
+        return DeleteDocument(self.documents, self.graph, self.snapshots, self.graph_write_lock)
 
     @property
     def delete_namespace(self) -> DeleteNamespace:

@@ -12,6 +12,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.observability.logs import incoming_request_id, request_id
 from service.observability.metrics import HTTP_LATENCY
 
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+def _method(scope: Scope) -> str:
+    """The request method, or ``other``: a label must not take whatever token a client sends."""
+    method = scope.get("method", "")
+    return method if method in _METHODS else "other"
+
 
 def _route(scope: Scope) -> str:
     route = scope.get("route")
@@ -44,7 +52,7 @@ class Observe:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            HTTP_LATENCY.labels(_route(scope), scope.get("method", ""), str(status)).observe(
+            HTTP_LATENCY.labels(_route(scope), _method(scope), str(status)).observe(
                 time.perf_counter() - started
             )
             request_id.reset(token)

@@ -31,13 +31,20 @@ _lock = threading.Lock()
 
 
 def _host() -> str:
-    """This host's name, tagged with this process's PID namespace when it can be read."""
+    """This host's name, tagged with this boot of the kernel and this process's PID namespace
+    (the host's own namespace has the same number on every Linux machine, so the boot id tells
+    two machines of the same name apart). Untagged when either cannot be read: then no worker
+    id is ever judged dead here (``certainly_dead``)."""
     try:
         namespace = os.readlink("/proc/self/ns/pid")  # e.g. "pid:[4026531836]"
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            boot = f.read().strip().replace("-", "")[:12]
     except OSError:
         return socket.gethostname()
     digits = "".join(c for c in namespace if c.isdigit())
-    return f"{socket.gethostname()}#{digits}" if digits else socket.gethostname()
+    if not digits or not boot.isalnum():
+        return socket.gethostname()
+    return f"{socket.gethostname()}#{boot}.{digits}"
 
 
 def new_worker_id() -> str:
@@ -67,7 +74,8 @@ def certainly_dead(worker_id: str) -> bool:
     process is gone, or an earlier process with this process's id (see the module docstring)."""
     host, _, rest = worker_id.partition(":")
     pid_text, _, _nonce = rest.partition(":")
-    if host != _host() or not pid_text.isdigit():
+    mine = _host()
+    if "#" not in mine or host != mine or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():

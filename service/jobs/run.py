@@ -137,17 +137,29 @@ class JobRun:
 
     # --- IngestObserver ----------------------------------------------------------------------
 
-    def before_write(self, document_ids: Sequence[str]) -> None:
+    def before_write(self, document_ids: Sequence[str]) -> list[str]:
         # Asked of the queue right before each graph write: a job cancelled, reaped or deleted
         # meanwhile gets no further writes from this worker. (A shutdown still lets the document
         # in hand be written: its extraction is done.)
         if self._lease.check() != "held":
             raise JobStopped(self._lease.state)
+        # Under the namespace's write lock, which a document delete takes for its graph step
+        # too: a document deleted (or deleted and posted again) since it was read is not
+        # written, and one written here is deleted after this write if its delete comes later.
+        rows = {d.id: d for d in self._documents.get_many(self.job.namespace, list(document_ids))}
+        return [
+            i
+            for i in document_ids
+            if i in rows and rows[i].status == DocumentStatus.PENDING and rows[i].job_id == self.job.id
+        ]
 
     def skipped(self, count: int) -> None:
         """``count`` documents of the job were deleted before this run reached them."""
-        self.done += count
-        DOCUMENTS.labels("deleted").inc(count)
+        if count:
+            self.done += count
+            DOCUMENTS.labels("deleted").inc(count)
+            job_id, worker = self.job.id, self._worker_id
+            self._lease.report(self._jobs.record_progress(job_id, worker, done=self.done, errors=self.errors))
 
     def _deleted_in_hand(self, document_id: str) -> None:
         """The document was written, but a delete marked or removed its row meanwhile (the
@@ -160,13 +172,19 @@ class JobRun:
             return
         with log_context(document_id=document_id):
             logger.info("document %s was deleted while its job wrote it; removing it", document_id)
-            if self._discard is not None:
+            if self._discard is None:
+                return
+            try:
                 self._discard(ns, [document_id])
+            except Exception:  # the rest of the group must still be recorded; a later delete
+                logger.exception("could not remove document %s after its delete", document_id)
 
     def document_done(self, outcome: DocumentOutcome) -> None:
         ns, job_id = self.job.namespace, self.job.id
         self.done += 1
-        if outcome.ok:
+        if outcome.deleted:
+            DOCUMENTS.labels("deleted").inc()
+        elif outcome.ok:
             if self._documents.set_status(ns, outcome.document_id, DocumentStatus.INDEXED, job_id=job_id):
                 DOCUMENTS.labels("indexed").inc()
             else:

@@ -29,9 +29,6 @@ from service.stores.sql.documents import DocumentStore
 
 logger = logging.getLogger(__name__)
 
-_SETTLED = (DocumentStatus.INDEXED, DocumentStatus.FAILED)
-
-
 class Worker:
     """Claims jobs from the queue and runs the ingestion use case on them."""
 
@@ -178,7 +175,7 @@ class Worker:
             heartbeat_s=self._settings.heartbeat_s,
             shutdown=self._stop,
             # Settled by an earlier attempt, or deleted (a delete wins over its ingestion).
-            already_done=sum(1 for i in ids if i not in docs or docs[i].status in _SETTLED),
+            already_done=len(ids) - len(todo),
             discard=self._ingest.store.delete_documents,
         )
         with run:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -276,12 +278,17 @@ class DeleteDocument:
     documents: DocumentStore
     graph: GraphStore
     snapshots: SnapshotCache
+    # The namespace's graph-write lock (stores/sql/write_lock.py): the graph step runs either
+    # before a worker's write of the document (which then finds the mark and skips it) or after
+    # it (and deletes what it wrote).
+    write_lock: Callable[[str], AbstractContextManager[None]] | None = None
 
     def __call__(self, namespace: str, document_id: str) -> None:
         with self.documents.transaction() as conn:
             self.documents.lock_document(conn, namespace, document_id)
             self.documents.mark_document_deleting(conn, namespace, document_id)
-        self.graph.delete_documents(namespace, [document_id])
+        with self.write_lock(namespace) if self.write_lock is not None else nullcontext():
+            self.graph.delete_documents(namespace, [document_id])
         self.documents.delete(namespace, document_id)
         # No query after this one ranks what it deleted; concurrent deletes share rebuilds.
         rebuild_after_write(self.snapshots, namespace)

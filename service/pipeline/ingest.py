@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -56,6 +56,7 @@ class DocumentOutcome:
     document_id: str
     ok: bool
     error: str | None = None
+    deleted: bool = False  # deleted before its write: nothing of it was written
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,11 @@ class IngestObserver(Protocol):
     ``Ingest.__call__`` and nothing more is written (the job worker raises ``JobStopped`` when
     its job was cancelled or taken from it). Documents already written stay written."""
 
-    def before_write(self, document_ids: Sequence[str]) -> None:
+    def before_write(self, document_ids: Sequence[str]) -> Collection[str]:
         """Called right before a graph write of these documents (the group, or one document
-        when a group write failed and its documents are written one by one). The place to stop."""
+        when a group write failed and its documents are written one by one), under the
+        namespace's write lock. The place to stop. Returns the ids still to write: a document
+        deleted since it was read is left out (its outcome is ``deleted``)."""
 
     def document_done(self, outcome: DocumentOutcome) -> None:
         """Called once per document, as soon as it was written or failed. It should not raise
@@ -288,23 +291,29 @@ def _search_and_write(
     vectors: _GroupVectors,
     new_ids: list[str],
 ) -> None:
-    candidates = _synonym_candidates(namespace, new_ids, vectors.entities, store, options)
+    # Asked first, under the lock: a document deleted (and perhaps posted again) since the
+    # group was read is not written, so no stale copy of it can land after its delete.
+    keep = set(observer.before_write([d.doc.id for d in docs]))
     starts = np.cumsum([0] + [len(d.passages) for d in docs])
+    slices = {d.doc.id: vectors.passages[starts[i] : starts[i + 1]] for i, d in enumerate(docs)}
+    for d in docs:
+        if d.doc.id not in keep:
+            outcomes[d.doc.id] = DocumentOutcome(d.doc.id, False, None, deleted=True)
+            observer.document_done(outcomes[d.doc.id])
+    docs = [d for d in docs if d.doc.id in keep]
+    if not docs:
+        return
+    wanted = set().union(*(_doc_entities(namespace, d) for d in docs))
+    new_ids = [e for e in new_ids if e in wanted]
+    candidates = _synonym_candidates(namespace, new_ids, vectors.entities, store, options)
     batches = [
         build_write_batch(
-            namespace,
-            d.doc.id,
-            d.passages,
-            d.extractions,
-            vectors.passages[starts[i] : starts[i + 1]],
-            vectors.entities,
-            vectors.facts,
+            namespace, d.doc.id, d.passages, d.extractions, slices[d.doc.id], vectors.entities, vectors.facts
         )
-        for i, d in enumerate(docs)
+        for d in docs
     ]
     # In one transaction every synonym edge has both ends: the group's new entities and those
     # already stored. The graph therefore does not depend on how documents were grouped.
-    observer.before_write([d.doc.id for d in docs])
     try:
         write(merge_batches(batches, candidates))
     except GraphStoreUnavailable:
@@ -350,7 +359,10 @@ def _write_one_by_one(
             found = embedder.embed([names[e] for e in missing])
             extra = tuple(Entity(e, names[e], v) for e, v in zip(missing, found, strict=True))
             batch = replace(batch, entities=batch.entities + extra)
-        observer.before_write([d.doc.id])
+        if d.doc.id not in observer.before_write([d.doc.id]):
+            outcomes[d.doc.id] = DocumentOutcome(d.doc.id, False, None, deleted=True)
+            observer.document_done(outcomes[d.doc.id])
+            continue
         try:
             write(replace(batch, synonyms=synonyms))
         except GraphStoreUnavailable:

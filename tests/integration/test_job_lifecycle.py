@@ -301,6 +301,41 @@ def test_deleting_a_document_while_its_group_is_extracted_wins(
     _same_graph_without(c, tmp_path, embedder, [docs[0], docs[2]])
 
 
+def test_a_document_deleted_and_posted_again_while_its_old_job_extracts_it_keeps_only_the_new_text(
+    jobs_container, monkeypatch, tmp_path, embedder
+):
+    """Another worker indexes the re-post while the old job still extracts the old text; the
+    old job must then not write its stale copy (under the write lock its write finds the row
+    no longer its pending document and skips it)."""
+    c = jobs_container
+    docs = _docs(3)
+    first = _submit(c, docs=docs)
+    offline = OfflineExtractor()
+    new_d1 = NewDocument(id="d1", title="Town 1", text="Town 1 was renamed Newtown and lies on the Oder.")
+    reposted: list[str] = []
+
+    class DeleteAndRepostDuringExtraction:
+        name = "offline"
+
+        def extract(self, passage: PassageText):
+            if passage.document_id == "d1" and not reposted:
+                c.delete_document("ns", "d1")
+                reposted.append(c.submit_documents("ns", [new_d1]).job_id)
+                # Another worker indexes the re-post before the old job gets to its write.
+                assert c.worker().run_once() is True
+                assert c.documents.get("ns", "d1").status == "indexed"
+            return offline.extract(passage)
+
+    use_extractor(monkeypatch, c, DeleteAndRepostDuringExtraction())
+    assert drain(c) == 1
+    monkeypatch.undo()
+    old_job, new_job = c.jobs.get(first), c.jobs.get(reposted[0])
+    assert old_job.status == new_job.status == "succeeded"
+    assert old_job.done == old_job.total == 3 and new_job.done == new_job.total == 1
+    assert c.documents.get("ns", "d1").status == "indexed"
+    _same_graph_without(c, tmp_path, embedder, [docs[0], docs[2], new_d1])
+
+
 def test_namespace_delete_waits_for_its_running_job(jobs_container):
     container = jobs_container
     job_id = _submit(container, docs=_docs(3))
@@ -421,8 +456,8 @@ def test_a_graph_store_outage_is_not_blamed_on_the_document(tmp_path, container)
     outcomes: list[DocumentOutcome] = []
 
     class Record:
-        def before_write(self, document_ids) -> None:
-            pass
+        def before_write(self, document_ids):
+            return document_ids
 
         def document_done(self, outcome: DocumentOutcome) -> None:
             outcomes.append(outcome)
