@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import create_app
 from service.container import Container
+from service.observability.logs import ContextFilter
 from tests.conftest import drain, llm_settings, make_settings
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -110,3 +111,23 @@ def test_a_sane_request_id_is_echoed_and_an_unsafe_one_replaced(client):
     for unsafe in ("a b;<script>", "x" * 65, "line\tbreak"):
         given = client.get("/healthz", headers={"X-Request-ID": unsafe}).headers["x-request-id"]
         assert given != unsafe and len(given) == 32
+
+
+def test_an_unhandled_error_is_a_json_500_with_the_request_id_in_its_log_and_response(
+    client, monkeypatch, caplog
+):
+    container = client.app.state.container
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(type(container.documents), "list_namespaces", broken)
+    caplog.handler.addFilter(ContextFilter())  # as setup_logging's handler has
+    with caplog.at_level("ERROR"):
+        r = client.get("/v1/namespaces", headers={"X-Request-ID": "req-500"})
+    assert r.status_code == 500
+    assert r.json() == {"code": "internal_error", "detail": "internal server error"}
+    assert r.headers["x-request-id"] == "req-500"
+    records = [rec for rec in caplog.records if rec.getMessage() == "unhandled error"]
+    assert records and records[0].exc_info is not None
+    assert getattr(records[0], "request_id", None) == "req-500"
