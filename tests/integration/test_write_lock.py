@@ -9,6 +9,9 @@ import textwrap
 import threading
 import time
 
+import pytest
+import sqlalchemy as sa
+
 from service.stores.sql.db import make_engine
 from service.stores.sql.write_lock import NamespaceWriteLock, lock_key
 from tests.conftest import make_settings
@@ -72,3 +75,31 @@ def test_lock_keys_are_stable_signed_64_bit_and_distinct():
     assert lock_key("ns") == lock_key("ns")
     assert lock_key("ns") != lock_key("ns2")
     assert -(2**63) <= lock_key("ns") < 2**63
+
+
+@pytest.mark.postgres
+def test_a_postgres_wait_is_bounded(tmp_path, pg_url):
+    """A holder that never lets go makes the waiter fail after ``wait_s`` (its group attempt is
+    retried later) instead of blocking it forever."""
+    engine = make_engine(pg_url)
+    lock = NamespaceWriteLock(engine, wait_s=0.3)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock("ns"):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert held.wait(10)
+        started = time.monotonic()
+        waiter = NamespaceWriteLock(engine, wait_s=0.3)  # another process's lock object
+        with pytest.raises(sa.exc.OperationalError, match="lock timeout"), waiter("ns"):
+            pass
+        assert 0.25 <= time.monotonic() - started < 5
+    finally:
+        release.set()
+        thread.join()
+        engine.dispose()

@@ -12,7 +12,11 @@ tests/integration/test_compose_processes.py). Extraction and embedding stay para
 The relational store is what every process of a deployment shares, so it coordinates:
 
 - PostgreSQL: a transaction-scoped advisory lock (``pg_advisory_xact_lock``) on a 64-bit key
-  derived from the namespace, held on a connection of its own for the duration;
+  derived from the namespace, held on a connection of its own for the duration. The wait is
+  bounded (``wait_s``, PostgreSQL's ``lock_timeout``): a holder that hangs makes the others'
+  group attempts fail and be retried, not block forever; and the server's
+  ``idle_in_transaction_session_timeout`` is off for that transaction, so a long graph write
+  cannot lose the lock under it;
 - SQLite (one host by nature): an exclusive ``flock`` on a file beside the database, plus a
   thread lock, since ``flock`` does not exclude threads of one process from each other.
 """
@@ -36,8 +40,9 @@ def lock_key(namespace: str) -> int:
 
 
 class NamespaceWriteLock:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, wait_s: float = 120.0) -> None:
         self._engine = engine
+        self._wait_ms = max(1, int(wait_s * 1000))
         self._threads: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._dir: Path | None = None
@@ -56,6 +61,9 @@ class NamespaceWriteLock:
         with self._thread_lock(namespace):
             if self._dir is None:
                 with self._engine.connect() as conn, conn.begin():
+                    # SET takes no bound parameter; the value is an int of ours, not input.
+                    conn.execute(text(f"SET LOCAL lock_timeout = {self._wait_ms}"))
+                    conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(namespace)})
                     yield
                 return
