@@ -29,15 +29,13 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import neo4j
 import sqlalchemy as sa
 
-from benchmarks.live_server import REPO, free_port
+from benchmarks.live_server import REPO, free_port, wait_ready
 
 OURS = ("migrate", "api", "worker")
 
@@ -179,22 +177,11 @@ class Deployment:
                 if self.start("migrate").wait(300) != 0:
                     raise RuntimeError(f"migrate failed\n{self.logs()}")
             elif service == "api":
-                self._wait_ready(self.start("api"))
+                if not wait_ready(self.api_url, self.start("api"), timeout_s=180):
+                    raise RuntimeError(f"the api did not become ready\n{self.logs()}")
             else:
                 for i in range(workers):
                     self.start("worker", f"worker-{i}")
-
-    def _wait_ready(self, proc: subprocess.Popen, timeout_s: float = 180) -> None:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if httpx.get(f"{self.api_url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the api did not become ready\n{self.logs()}")
-            time.sleep(0.3)
 
     def worker_named(self, worker_id: str) -> str:
         """The name of the process a job's ``worker_id`` (host:pid:nonce) belongs to."""

@@ -34,6 +34,21 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 
 
+def wait_ready(base_url: str, proc: subprocess.Popen, timeout_s: float, poll_s: float = 0.3) -> bool:
+    """Poll ``base_url``/readyz until it answers 200 (True), or ``proc`` exits or ``timeout_s``
+    passes (False)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(poll_s)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -88,17 +103,10 @@ class LiveServer:
             cmd.append("--migrate")
         with self.log_path.open("w") as log:
             self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + self.ready_timeout_s
-        while True:
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"hippograph serve did not become ready:\n{self.log_tail()}")
-            time.sleep(0.3)
+        if not wait_ready(self.base_url, self.proc, self.ready_timeout_s):
+            self.stop()
+            raise RuntimeError(f"hippograph serve did not become ready:\n{self.log_tail()}")
+        return self
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

@@ -20,9 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
+from benchmarks.live_server import wait_ready
 from tests.conftest import shared_data
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,19 +74,11 @@ def served(tmp_path):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(
-                f"hippograph serve did not become ready:\n{(tmp_path / 'serve.log').read_text()}"
-            )
-        time.sleep(0.5)
+    if not wait_ready(f"http://127.0.0.1:{port}", proc, timeout_s=180, poll_s=0.5):
+        proc.kill()
+        raise AssertionError(
+            f"hippograph serve did not become ready:\n{(tmp_path / 'serve.log').read_text()}"
+        )
     yield port, tmp_path
     proc.send_signal(signal.SIGTERM)
     try:
