@@ -166,26 +166,29 @@ class Ingest:
             # Each extraction runs in a copy of this context: its log records keep the job id.
             context = contextvars.copy_context()
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
-                prepared = list(
-                    pool.map(lambda p: context.copy().run(_extract_document, use, p), prepared)
-                )
+                prepared = list(pool.map(lambda p: context.copy().run(_extract_document, use, p), prepared))
 
         ok = [p for p in prepared if p.error is None]
         outcomes: dict[str, DocumentOutcome] = {
             p.doc.id: DocumentOutcome(p.doc.id, False, p.error) for p in prepared if p.error is not None
         }
         if ok:
-            _embed_and_write(
-                namespace,
-                ok,
-                self.store,
-                self._write,
-                self.embedder,
-                options,
-                outcomes,
-                observer,
-                self.write_lock or _no_lock,
-            )
+            # Embedded outside the lock; the synonym search and the write under it, so that
+            # groups written by concurrent workers link to each other's entities.
+            vectors, new_ids = _embed_group(namespace, ok, self.store, self.embedder)
+            with self.write_lock(namespace) if self.write_lock is not None else nullcontext():
+                _write_group(
+                    namespace,
+                    ok,
+                    self.store,
+                    self._write,
+                    self.embedder,
+                    options,
+                    outcomes,
+                    observer,
+                    vectors,
+                    new_ids,
+                )
         for p in prepared:
             if p.error is not None:
                 observer.document_done(outcomes[p.doc.id])
@@ -206,10 +209,6 @@ class Ingest:
 
 Write = Callable[[GraphWriteBatch], int]
 WriteLock = Callable[[str], AbstractContextManager[None]]
-
-
-def _no_lock(namespace: str) -> AbstractContextManager[None]:
-    return nullcontext()
 
 
 @dataclass
@@ -253,33 +252,7 @@ def _doc_entities(namespace: str, d: _Prepared) -> set[str]:
     return {ids.entity_id(namespace, name) for x in d.extractions for name in entity_names(x)}
 
 
-def _embed_and_write(
-    namespace: str,
-    docs: list[_Prepared],
-    store: GraphStore,
-    write: Write,
-    embedder: Embedder,
-    options: IngestOptions,
-    outcomes: dict[str, DocumentOutcome],
-    observer: IngestObserver,
-    lock: WriteLock,
-) -> None:
-    """Embed the group once, then write it in ONE graph transaction. If that write fails for a
-    reason other than an outage, each document is written on its own, so one bad document
-    fails alone, with its reason. The synonym search and the write run under the namespace's
-    write lock, so that groups written by concurrent workers link to each other's entities."""
-    vectors, new_ids = _embed_group(namespace, docs, store, embedder)
-    with lock(namespace):
-        # Entities another worker stored since the group was embedded are not new any more:
-        # their synonyms were found when they were written (the stored name and vector win).
-        stored = store.existing_entity_ids(namespace, new_ids)
-        new_ids = [e for e in new_ids if e not in stored]
-        _search_and_write(
-            namespace, docs, store, write, embedder, options, outcomes, observer, vectors, new_ids
-        )
-
-
-def _search_and_write(
+def _write_group(
     namespace: str,
     docs: list[_Prepared],
     store: GraphStore,
@@ -291,6 +264,9 @@ def _search_and_write(
     vectors: _GroupVectors,
     new_ids: list[str],
 ) -> None:
+    """Write the embedded group in ONE graph transaction, under the namespace's write lock. If
+    that write fails for a reason other than an outage, each document is written on its own, so
+    one bad document fails alone, with its reason."""
     # Asked first, under the lock: a document deleted (and perhaps posted again) since the
     # group was read is not written, so no stale copy of it can land after its delete.
     keep = set(observer.before_write([d.doc.id for d in docs]))
@@ -303,8 +279,11 @@ def _search_and_write(
     docs = [d for d in docs if d.doc.id in keep]
     if not docs:
         return
+    # New: mentioned by a document still written, and not stored by another worker since the
+    # group was embedded (its synonyms were found when it was written; its name and vector win).
     wanted = set().union(*(_doc_entities(namespace, d) for d in docs))
-    new_ids = [e for e in new_ids if e in wanted]
+    stored = store.existing_entity_ids(namespace, [e for e in new_ids if e in wanted])
+    new_ids = [e for e in new_ids if e in wanted and e not in stored]
     candidates = _synonym_candidates(namespace, new_ids, vectors.entities, store, options)
     batches = [
         build_write_batch(
