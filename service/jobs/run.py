@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from service.domain.records import DocumentError, DocumentStatus, Job, Lease
 from service.jobs.queue import JobQueue
-from service.observability.logs import log_context
 from service.observability.metrics import DOCUMENTS
 from service.pipeline.ingest import DocumentOutcome
 from service.stores.sql.documents import DocumentStore
@@ -96,7 +95,6 @@ class JobRun:
         heartbeat_s: float,
         shutdown: threading.Event,
         already_done: int = 0,
-        discard: Callable[[str, list[str]], None] | None = None,
     ) -> None:
         self.job = job
         self._worker_id = worker_id
@@ -107,9 +105,6 @@ class JobRun:
         self.errors: list[DocumentError] = list(job.errors)
         self._failed = {e.document_id for e in self.errors}
         self.done = already_done  # documents of the job settled, earlier attempts included
-        # Removes a written document's graph content (namespace, ids): for one deleted while
-        # this run had it in hand (``document_done``).
-        self._discard = discard
 
     def __enter__(self) -> JobRun:
         self._lease.__enter__()
@@ -146,6 +141,10 @@ class JobRun:
         # Under the namespace's write lock, which a document delete takes for its graph step
         # too: a document deleted (or deleted and posted again) since it was read is not
         # written, and one written here is deleted after this write if its delete comes later.
+        return self.still_pending(document_ids)
+
+    def still_pending(self, document_ids: Sequence[str]) -> list[str]:
+        """Those of ``document_ids`` that are still this job's pending documents, read now."""
         rows = {d.id: d for d in self._documents.get_many(self.job.namespace, list(document_ids))}
         return [
             i
@@ -161,24 +160,6 @@ class JobRun:
             job_id, worker = self.job.id, self._worker_id
             self._lease.report(self._jobs.record_progress(job_id, worker, done=self.done, errors=self.errors))
 
-    def _deleted_in_hand(self, document_id: str) -> None:
-        """The document was written, but a delete marked or removed its row meanwhile (the
-        delete wins, ``pipeline/documents.py``): remove what this run wrote of it. Left alone
-        when it is already indexed by another job (deleted and re-posted, and that job wrote
-        it since: its content is the current one)."""
-        ns = self.job.namespace
-        current = self._documents.get_many(ns, [document_id])
-        if current and current[0].status == DocumentStatus.INDEXED:
-            return
-        with log_context(document_id=document_id):
-            logger.info("document %s was deleted while its job wrote it; removing it", document_id)
-            if self._discard is None:
-                return
-            try:
-                self._discard(ns, [document_id])
-            except Exception:  # the rest of the group must still be recorded; a later delete
-                logger.exception("could not remove document %s after its delete", document_id)
-
     def document_done(self, outcome: DocumentOutcome) -> None:
         ns, job_id = self.job.namespace, self.job.id
         self.done += 1
@@ -188,8 +169,9 @@ class JobRun:
             if self._documents.set_status(ns, outcome.document_id, DocumentStatus.INDEXED, job_id=job_id):
                 DOCUMENTS.labels("indexed").inc()
             else:
+                # Marked ``deleting`` after ``before_write`` let it through: the delete's graph
+                # step waits for this write's lock, then removes what was written.
                 DOCUMENTS.labels("deleted").inc()
-                self._deleted_in_hand(outcome.document_id)
         else:
             DOCUMENTS.labels("failed").inc()
             self._documents.set_status(

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from service.domain.records import Document, DocumentStatus, Job, JobStatus
+from service.domain.records import DocumentStatus, Job, JobStatus
 from service.extraction.base import Extractor
 from service.extraction.hipporag_import import ImportedExtractor
 from service.extraction.openie import OutageFailsDocument
@@ -176,14 +176,17 @@ class Worker:
             shutdown=self._stop,
             # Settled by an earlier attempt, or deleted (a delete wins over its ingestion).
             already_done=len(ids) - len(todo),
-            discard=self._ingest.store.delete_documents,
         )
         with run:
             try:
                 for start in range(0, len(todo), group_size):
                     run.next_group()
-                    group = self._still_pending(job, todo[start : start + group_size])
-                    run.skipped(min(group_size, len(todo) - start) - len(group))
+                    # Read again: those deleted (or being deleted) since the job started are skipped.
+                    chunk = todo[start : start + group_size]
+                    keep = set(run.still_pending([d.id for d in chunk]))
+                    split = payload.split
+                    group = [DocumentInput(d.id, d.title, d.text, split=split) for d in chunk if d.id in keep]
+                    run.skipped(len(chunk) - len(group))
                     if group:
                         with INGEST_GROUP.time():
                             self._ingest(job.namespace, group, run, extractor=extractor)
@@ -196,17 +199,6 @@ class Worker:
             logger.info("job %s %s: %d documents, %d failed", job.id, status, run.done, run.failed)
         else:
             logger.warning("job %s was taken from worker %s before it finished", job.id, self.worker_id)
-
-    def _still_pending(self, job: Job, docs: list[Document]) -> list[DocumentInput]:
-        """The group's documents that are still this job's to index, read again right before the
-        group is extracted: those deleted (or being deleted) since the job started are skipped."""
-        split = job.payload.split
-        now = {d.id: d for d in self._documents.get_many(job.namespace, [d.id for d in docs])}
-        return [
-            DocumentInput(d.id, d.title, d.text, split=split)
-            for d in docs
-            if d.id in now and now[d.id].status == DocumentStatus.PENDING and now[d.id].job_id == job.id
-        ]
 
     def _stopped(self, job: Job, reason: str, done: int) -> None:
         if reason == "cancel":

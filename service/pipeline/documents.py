@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,6 +21,7 @@ from service.domain.records import DocumentStatus, ImportedOpenIE, IngestPayload
 from service.errors import Conflict, InvalidInput, PayloadTooLarge, TooManyRequests
 from service.extraction.hipporag_import import parse_openie
 from service.jobs.queue import JobQueue
+from service.pipeline.ingest import WriteLock
 from service.pipeline.rebuilds import rebuild_after_write
 from service.retrieval.snapshot import SnapshotCache
 from service.settings import LimitsSettings
@@ -271,8 +271,8 @@ class DeleteDocument:
 
     The delete always wins, even over a document still waiting for (or in the hands of) a
     worker: it is marked ``deleting`` first (a re-post of it is refused, no worker starts on it,
-    and a worker that already extracted it finds the mark when it records the outcome and
-    removes what it wrote, ``jobs/run.py``), its graph content is deleted, then its row. If the
+    and a worker that already extracted it skips it at its write, ``jobs/run.py``), its graph
+    content is deleted under the namespace's write lock, then its row. If the
     graph store fails on the way, the mark stays and deleting it again finishes the job."""
 
     documents: DocumentStore
@@ -281,7 +281,7 @@ class DeleteDocument:
     # The namespace's graph-write lock (stores/sql/write_lock.py): the graph step runs either
     # before a worker's write of the document (which then finds the mark and skips it) or after
     # it (and deletes what it wrote).
-    write_lock: Callable[[str], AbstractContextManager[None]] | None = None
+    write_lock: WriteLock | None = None
 
     def __call__(self, namespace: str, document_id: str) -> None:
         with self.documents.transaction() as conn:

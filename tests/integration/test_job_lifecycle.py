@@ -273,8 +273,8 @@ def test_deleting_a_document_while_its_group_is_extracted_wins(
     jobs_container, monkeypatch, tmp_path, embedder
 ):
     """The worker already holds the document (its group is being extracted) when the delete
-    comes: the delete answers at once; the worker writes the group, finds the row gone when it
-    records the outcome, and removes what it wrote."""
+    comes: the delete answers at once; under the namespace's write lock the worker finds the
+    row no longer its pending document and writes the rest of the group without it."""
     c = jobs_container
     docs = _docs(3)
     job_id = _submit(c, docs=docs)
