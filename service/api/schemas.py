@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -13,12 +11,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from service.auth.principal import Scope
 from service.domain.normalize import is_blank
 from service.domain.records import DocumentStatus, JobStatus, QueryMode
-from service.domain.text import unstorable_text
+from service.domain.text import MAX_METADATA_BYTES, MAX_METADATA_DEPTH, check_metadata, unstorable_text
 from service.settings import RetrievalSettings
 
 MAX_DOCUMENT_ID_CHARS = 200
-MAX_METADATA_DEPTH = 32  # the metadata object itself is level 1
-MAX_METADATA_BYTES = 64 * 1024  # serialized as compact UTF-8 JSON
 MAX_OFFSET = 2**62  # list offsets; larger values overflow the database's 64-bit integers
 # stores/sql/documents.py NAMESPACE_PATTERN, as JSON Schema states it (documented, so that a
 # client, schemathesis included, knows which names are valid before it is told 422). The
@@ -75,30 +71,6 @@ def _check_text(value: str, what: str) -> str:
     if problem:
         raise ValueError(f"{what} {problem}")
     return value
-
-
-def _check_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    """JSON that can be stored and served back: bounded depth and size, valid Unicode, finite numbers."""
-    stack: list[tuple[Any, int, str]] = [(metadata, 1, "metadata")]
-    while stack:
-        value, depth, where = stack.pop()
-        if isinstance(value, dict | list):
-            if depth > MAX_METADATA_DEPTH:
-                raise ValueError(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
-            if isinstance(value, dict):
-                for key, item in value.items():
-                    _check_text(key, f"a key in {where}")
-                    stack.append((item, depth + 1, f"{where}[{key[:40]!r}]"))
-            else:
-                stack.extend((item, depth + 1, f"{where}[{i}]") for i, item in enumerate(value))
-        elif isinstance(value, str):
-            _check_text(value, where)
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{where} is {value}; JSON numbers must be finite")
-    size = len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"))
-    if size > MAX_METADATA_BYTES:
-        raise ValueError(f"metadata is {size} bytes as JSON; the limit is {MAX_METADATA_BYTES}")
-    return metadata
 
 
 class ErrorResponse(BaseModel):
@@ -179,7 +151,7 @@ class DocumentIn(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _check_metadata(value)
+        return check_metadata(value)
 
 
 class DocumentsCreateRequest(BaseModel):

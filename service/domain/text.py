@@ -1,6 +1,11 @@
-"""Text the stores can hold: the one check every entry point (API, OpenIE import) applies."""
+"""Text and metadata the stores can hold: the checks every entry point (API, OpenIE import,
+export-file import) applies."""
 
 from __future__ import annotations
+
+import json
+import math
+from typing import Any
 
 
 def unstorable_text(value: str) -> str | None:
@@ -17,3 +22,37 @@ def unstorable_text(value: str) -> str | None:
     if "\x00" in value:
         return "contains a NUL character"
     return None
+
+
+MAX_METADATA_DEPTH = 32  # the metadata object itself is level 1
+MAX_METADATA_BYTES = 64 * 1024  # serialized as compact UTF-8 JSON
+
+
+def _check_text(value: str, what: str) -> None:
+    problem = unstorable_text(value)
+    if problem:
+        raise ValueError(f"{what} {problem}")
+
+
+def check_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """JSON that can be stored and served back: bounded depth and size, valid Unicode, finite numbers."""
+    stack: list[tuple[Any, int, str]] = [(metadata, 1, "metadata")]
+    while stack:
+        value, depth, where = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_METADATA_DEPTH:
+                raise ValueError(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    _check_text(key, f"a key in {where}")
+                    stack.append((item, depth + 1, f"{where}[{key[:40]!r}]"))
+            else:
+                stack.extend((item, depth + 1, f"{where}[{i}]") for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, where)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{where} is {value}; JSON numbers must be finite")
+    size = len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"))
+    if size > MAX_METADATA_BYTES:
+        raise ValueError(f"metadata is {size} bytes as JSON; the limit is {MAX_METADATA_BYTES}")
+    return metadata
