@@ -73,31 +73,59 @@ class Document:
 
 
 @dataclass(frozen=True)
-class ImportedOpenIE:
-    """A passage's extraction taken from an imported OpenIE file instead of an extractor."""
+class PassageExtraction:
+    """One passage's extraction as it is kept outside the graph: recorded when its document is
+    indexed (``document_extractions``), carried by an import job's payload, and written in an
+    export file. One JSON shape for all three (``to_json``/``from_json``).
+
+    ``text`` is the passage as it was indexed; None only for an OpenIE import, whose document is
+    its one passage. A triple is (subject, relation, object) or (subject, relation, object,
+    evidence sentence) when the extractor kept the sentence (the fact is embedded as it)."""
 
     entities: tuple[str, ...]
-    triples: tuple[tuple[str, ...], ...]  # as in the file; malformed ones were dropped on import
+    triples: tuple[tuple[str, ...], ...]
+    text: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"entities": list(self.entities), "triples": [list(t) for t in self.triples]}
+        if self.text is not None:
+            out["text"] = self.text
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PassageExtraction:
+        """Trusting: for JSON this service wrote (job payloads, its own table). Files from
+        outside are checked by ``pipeline.transfer_format`` first."""
+        return cls(
+            tuple(data.get("entities", [])),
+            tuple(tuple(t) for t in data.get("triples", [])),
+            data.get("text"),
+        )
 
 
 @dataclass(frozen=True)
 class IngestPayload:
     """What an ingestion job carries: the documents it indexes, whether they are split into
-    passages, and (for an OpenIE import) each document's precomputed extraction.
+    passages, and (for an import) each document's precomputed extraction, passage by passage.
 
     Stored as JSON in the job's row (``to_json``/``from_json``): the keys are written and read
-    here only."""
+    here only. ``extractions`` maps a document id to its one passage's extraction (an OpenIE
+    import; the form of jobs queued before export files existed) or to ``{"passages": [...]}``."""
 
     document_ids: tuple[str, ...]
     split: bool = True
-    imported: dict[str, ImportedOpenIE] | None = None
+    imported: dict[str, tuple[PassageExtraction, ...]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"document_ids": list(self.document_ids), "split": self.split}
         if self.imported is not None:
             out["extractions"] = {
-                doc_id: {"entities": list(x.entities), "triples": [list(t) for t in x.triples]}
-                for doc_id, x in self.imported.items()
+                doc_id: (
+                    passages[0].to_json()
+                    if len(passages) == 1 and passages[0].text is None
+                    else {"passages": [p.to_json() for p in passages]}
+                )
+                for doc_id, passages in self.imported.items()
             }
         return out
 
@@ -106,8 +134,10 @@ class IngestPayload:
         raw = data.get("extractions")
         imported = (
             {
-                doc_id: ImportedOpenIE(
-                    tuple(x.get("entities", [])), tuple(tuple(t) for t in x.get("triples", []))
+                doc_id: (
+                    tuple(PassageExtraction.from_json(p) for p in x["passages"])
+                    if "passages" in x
+                    else (PassageExtraction.from_json(x),)
                 )
                 for doc_id, x in raw.items()
             }

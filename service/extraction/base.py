@@ -32,7 +32,10 @@ def clean_extraction(entities: Sequence[str], triples: Sequence[Triple | Sequenc
             parts: Sequence[str] = (triple.subject, triple.relation, triple.object)
             evidence = triple.evidence
         else:
-            parts = triple  # callers pass three strings (parsers drop other lengths)
+            # Three strings, or four with the evidence sentence (an imported extraction that
+            # kept it); parsers drop other lengths.
+            parts = triple[:3]
+            evidence = triple[3] if len(triple) > 3 and triple[3] else None
         s, r, o = parts
         identity = (normalize_name(s), normalize_name(r), normalize_name(o))
         if not all(identity) or identity[0] == identity[2] or identity in seen_triples:

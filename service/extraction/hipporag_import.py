@@ -15,7 +15,7 @@ from typing import Any
 
 from service.domain.models import Extraction, PassageText
 from service.domain.normalize import is_blank
-from service.domain.records import ImportedOpenIE
+from service.domain.records import PassageExtraction
 from service.domain.text import unstorable_text
 from service.errors import ExtractionFailed, InvalidInput
 from service.extraction.base import clean_extraction
@@ -116,15 +116,19 @@ def parse_openie(data: bytes | str | dict) -> OpenIEFile:
 
 
 class ImportedExtractor:
-    """Serves precomputed extractions by document id (imported documents are one passage each)."""
+    """Serves precomputed extractions by document id and passage index (an OpenIE import, whose
+    documents are one passage each, or an export file, which carries each document's passages)."""
 
     name = "imported"
 
-    def __init__(self, by_document: dict[str, ImportedOpenIE]) -> None:
+    def __init__(self, by_document: dict[str, tuple[PassageExtraction, ...]]) -> None:
         self._by_document = by_document
 
     def extract(self, passage: PassageText) -> Extraction:
         found = self._by_document.get(passage.document_id)
-        if found is None:
-            raise ExtractionFailed(f"no imported OpenIE for document {passage.document_id}")
-        return clean_extraction(found.entities, found.triples)
+        if found is None or passage.index >= len(found):
+            raise ExtractionFailed(
+                f"no imported extraction for passage {passage.index} of document {passage.document_id}"
+            )
+        x = found[passage.index]
+        return clean_extraction(x.entities, x.triples)

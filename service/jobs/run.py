@@ -166,7 +166,14 @@ class JobRun:
         if outcome.deleted:
             DOCUMENTS.labels("deleted").inc()
         elif outcome.ok:
-            if self._documents.set_status(ns, outcome.document_id, DocumentStatus.INDEXED, job_id=job_id):
+            if self._documents.set_status(
+                ns,
+                outcome.document_id,
+                DocumentStatus.INDEXED,
+                job_id=job_id,
+                extraction=outcome.extraction,
+                extractor=outcome.extractor,
+            ):
                 DOCUMENTS.labels("indexed").inc()
             else:
                 # Marked ``deleting`` after ``before_write`` let it through: the delete's graph

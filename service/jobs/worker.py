@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from service.domain.records import DocumentStatus, Job, JobStatus
+from service.domain.records import Document, DocumentStatus, IngestPayload, Job, JobStatus
 from service.extraction.base import Extractor
 from service.extraction.hipporag_import import ImportedExtractor
 from service.extraction.openie import OutageFailsDocument
@@ -28,6 +28,7 @@ from service.settings import WorkerSettings
 from service.stores.sql.documents import DocumentStore
 
 logger = logging.getLogger(__name__)
+
 
 class Worker:
     """Claims jobs from the queue and runs the ingestion use case on them."""
@@ -184,8 +185,7 @@ class Worker:
                     # Read again: those deleted (or being deleted) since the job started are skipped.
                     chunk = todo[start : start + group_size]
                     keep = set(run.still_pending([d.id for d in chunk]))
-                    split = payload.split
-                    group = [DocumentInput(d.id, d.title, d.text, split=split) for d in chunk if d.id in keep]
+                    group = [_input(d, payload) for d in chunk if d.id in keep]
                     run.skipped(len(chunk) - len(group))
                     if group:
                         with INGEST_GROUP.time():
@@ -211,6 +211,19 @@ class Worker:
             logger.warning(
                 "job %s is no longer worker %s's (reaped or deleted); stopped", job.id, self.worker_id
             )
+
+
+def _input(doc: Document, payload: IngestPayload) -> DocumentInput:
+    """What ingestion reads of a document: imported passages are used as they were indexed."""
+    texts = [p.text for p in (payload.imported or {}).get(doc.id, ())]
+    passages = tuple(t for t in texts if t is not None)
+    return DocumentInput(
+        doc.id,
+        doc.title,
+        doc.text,
+        split=payload.split,
+        passages=passages if texts and len(passages) == len(texts) else None,
+    )
 
 
 @dataclass

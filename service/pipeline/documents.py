@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.domain import ids
 from service.domain.normalize import is_blank
-from service.domain.records import DocumentStatus, ImportedOpenIE, IngestPayload
+from service.domain.records import DocumentStatus, IngestPayload, PassageExtraction
 from service.errors import Conflict, InvalidInput, PayloadTooLarge, TooManyRequests
 from service.extraction.hipporag_import import parse_openie
 from service.jobs.queue import JobQueue
@@ -63,14 +63,14 @@ def _validate(limits: LimitsSettings, docs: list[NewDocument], *, bulk: bool) ->
             raise InvalidInput(f"documents[{i}].id must be 1-200 characters")
 
 
-def _stored_bytes(d: NewDocument, extraction: ImportedOpenIE | None) -> int:
+def _stored_bytes(d: NewDocument, extraction: tuple[PassageExtraction, ...] | None) -> int:
     """UTF-8 bytes a document stores: text, title, metadata JSON and an imported extraction
     (kept in its job's payload until indexed, then in the graph)."""
     size = len(d.text.encode("utf-8")) + len((d.title or "").encode("utf-8"))
     size += len(json.dumps(d.metadata, ensure_ascii=False).encode("utf-8"))
-    if extraction is not None:
-        size += sum(len(e.encode("utf-8")) for e in extraction.entities)
-        size += sum(len(x.encode("utf-8")) for triple in extraction.triples for x in triple)
+    for passage in extraction or ():
+        size += sum(len(e.encode("utf-8")) for e in passage.entities)
+        size += sum(len(x.encode("utf-8")) for triple in passage.triples for x in triple)
     return size
 
 
@@ -87,12 +87,12 @@ class SubmitDocuments:
         namespace: str,
         docs: list[NewDocument],
         *,
-        imported: dict[str, ImportedOpenIE] | None = None,
+        imported: dict[str, tuple[PassageExtraction, ...]] | None = None,
         bulk: bool = False,
     ) -> Submission:
-        """``imported`` (an OpenIE import) gives each document's extraction by document id; such
-        documents are one passage each. ``bulk`` lifts the per-request document count (an import
-        is bounded by its size in bytes instead)."""
+        """``imported`` (an OpenIE or export-file import) gives each document's extraction by
+        document id, passage by passage: no extractor runs on them. ``bulk`` lifts the
+        per-request document count (an import is bounded by its size in bytes instead)."""
         _validate(self.limits, docs, bulk=bulk)
         rows: dict[str, dict[str, Any]] = {}
         order: list[str] = []
@@ -140,7 +140,7 @@ class SubmitDocuments:
         rows: dict[str, dict[str, Any]],
         order: list[str],
         chosen: set[str],
-        imported: dict[str, ImportedOpenIE] | None,
+        imported: dict[str, tuple[PassageExtraction, ...]] | None,
     ) -> Submission:
         """The documents and their job, in ONE transaction (see ``__call__``)."""
         store = self.documents
@@ -248,9 +248,9 @@ class ImportOpenIE:
             NewDocument(text=p.text, title=p.title, metadata={"source": "openie-import"})
             for p in openie.passages
         ]
-        imported = {
-            ids.document_id(namespace, p.title, p.text): ImportedOpenIE(
-                tuple(p.entities), tuple(tuple(t) for t in p.triples)
+        imported: dict[str, tuple[PassageExtraction, ...]] = {
+            ids.document_id(namespace, p.title, p.text): (
+                PassageExtraction(tuple(p.entities), tuple(tuple(t) for t in p.triples)),
             )
             for p in openie.passages
         }

@@ -25,8 +25,10 @@ from service.domain.models import (
     GraphWriteBatch,
     PassageText,
     SynonymEdge,
+    Triple,
     fact_embedding_text,
 )
+from service.domain.records import PassageExtraction
 from service.errors import ExtractionFailed, GraphStoreUnavailable, LLMUnavailable
 from service.extraction.base import Extractor
 from service.llm.embedder import Embedder
@@ -49,6 +51,9 @@ class DocumentInput:
     text: str
     # Imported OpenIE passages must keep their identity: never re-split them.
     split: bool = True
+    # The passages as they were indexed elsewhere (an import of an export file): used as they
+    # are, whatever this deployment's passage size.
+    passages: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -57,6 +62,10 @@ class DocumentOutcome:
     ok: bool
     error: str | None = None
     deleted: bool = False  # deleted before its write: nothing of it was written
+    # A written document's extraction, passage by passage, and who made it: recorded with its
+    # status so that an export carries it (no extractor runs again on import).
+    extraction: tuple[PassageExtraction, ...] | None = None
+    extractor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,9 +111,30 @@ class _Prepared:
     passages: list[PassageText]
     extractions: list[Extraction] = field(default_factory=list)
     error: str | None = None
+    extractor: str = ""
+
+    def written(self) -> DocumentOutcome:
+        """The outcome of this document once written, with the extraction to record."""
+        record = tuple(
+            PassageExtraction(
+                x.entities,
+                tuple(
+                    (t.subject, t.relation, t.object, *((t.evidence,) if t.evidence else ()))
+                    for t in x.triples
+                ),
+                p.text,
+            )
+            for p, x in zip(self.passages, self.extractions, strict=True)
+        )
+        return DocumentOutcome(self.doc.id, True, None, extraction=record, extractor=self.extractor)
+
+
+def _triple_record(t: Triple) -> tuple[str, ...]:
+    return (t.subject, t.relation, t.object, t.evidence) if t.evidence else (t.subject, t.relation, t.object)
 
 
 def _extract_document(extractor: Extractor, prepared: _Prepared) -> _Prepared:
+    prepared.extractor = extractor.name
     with log_context(document_id=prepared.doc.id):
         try:
             prepared.extractions = [extractor.extract(p) for p in prepared.passages]
@@ -150,7 +180,9 @@ class Ingest:
                 [
                     replace(p, namespace=namespace)
                     for p in (
-                        split_document(d.id, d.title, d.text, options.max_passage_words)
+                        [PassageText(d.id, i, d.title, text) for i, text in enumerate(d.passages)]
+                        if d.passages is not None
+                        else split_document(d.id, d.title, d.text, options.max_passage_words)
                         if d.split
                         else [PassageText(d.id, 0, d.title, d.text.strip())]
                     )
@@ -302,7 +334,7 @@ def _write_group(
         _write_one_by_one(namespace, docs, batches, candidates, store, write, embedder, outcomes, observer)
         return
     for d in docs:
-        outcomes[d.doc.id] = DocumentOutcome(d.doc.id, True, None)
+        outcomes[d.doc.id] = d.written()
         observer.document_done(outcomes[d.doc.id])
 
 
@@ -353,7 +385,7 @@ def _write_one_by_one(
         else:
             available |= doc_entities
             pending = [s for s in pending if s not in synonyms]
-            outcome = DocumentOutcome(d.doc.id, True, None)
+            outcome = d.written()
         outcomes[d.doc.id] = outcome
         observer.document_done(outcome)
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, func, select, update
 
-from service.domain.records import Document, DocumentStatus, Namespace
+from service.domain.records import Document, DocumentStatus, Namespace, PassageExtraction
 from service.errors import Conflict, DocumentNotFound, InvalidInput, NamespaceNotFound
 from service.stores.sql import tables as t
 from service.stores.sql.db import reader
@@ -238,9 +238,12 @@ class DocumentStore:
         error: str | None = None,
         *,
         job_id: str,
+        extraction: Sequence[PassageExtraction] | None = None,
+        extractor: str | None = None,
     ) -> bool:
-        """Record the outcome of a pending document for the job that indexes it; False (nothing
-        changed) when the document now belongs to another job, is being deleted or is gone."""
+        """Record the outcome of a pending document for the job that indexes it, with (when
+        indexed) the extraction it was indexed from, in one transaction; False (nothing changed)
+        when the document now belongs to another job, is being deleted or is gone."""
         with self._engine.begin() as conn:
             result = conn.execute(
                 update(t.documents)
@@ -252,7 +255,51 @@ class DocumentStore:
                 )
                 .values(status=status, error=error, updated_at=now())
             )
-            return result.rowcount == 1
+            if result.rowcount != 1:
+                return False
+            if status == DocumentStatus.INDEXED and extraction is not None:
+                key = (t.document_extractions.c.namespace == namespace) & (
+                    t.document_extractions.c.document_id == document_id
+                )
+                conn.execute(t.document_extractions.delete().where(key))  # a re-index replaces it
+                conn.execute(
+                    t.document_extractions.insert().values(
+                        namespace=namespace,
+                        document_id=document_id,
+                        extractor=extractor or "unknown",
+                        passages=[p.to_json() for p in extraction],
+                        created_at=now(),
+                    )
+                )
+            return True
+
+    def export_rows(
+        self, namespace: str
+    ) -> Iterator[tuple[Document, str | None, tuple[PassageExtraction, ...] | None]]:
+        """Every document of the namespace but those being deleted, oldest first, with the
+        extractor and extraction it was indexed from (None: not indexed, or indexed before
+        extractions were recorded). One statement streamed in pages: one consistent view of
+        the namespace, in bounded memory. NamespaceNotFound when there is none."""
+        x = t.document_extractions
+        query = (
+            select(t.documents, x.c.extractor, x.c.passages.label("extraction"))
+            .select_from(
+                t.documents.outerjoin(
+                    x, (x.c.namespace == t.documents.c.namespace) & (x.c.document_id == t.documents.c.id)
+                )
+            )
+            .where(t.documents.c.namespace == namespace, t.documents.c.status != DocumentStatus.DELETING)
+            .order_by(t.documents.c.created_at, t.documents.c.id)
+        )
+        with reader(self._engine) as conn:
+            self.get_namespace(namespace, conn)
+            for row in conn.execution_options(yield_per=500).execute(query):
+                passages = (
+                    tuple(PassageExtraction.from_json(p) for p in row.extraction)
+                    if row.extraction is not None
+                    else None
+                )
+                yield _document(row), row.extractor, passages
 
     def delete(self, namespace: str, document_id: str) -> None:
         with self._engine.begin() as conn:

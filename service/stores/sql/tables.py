@@ -1,6 +1,7 @@
 """SQL schema (SQLAlchemy Core). Alembic revisions in ``migrations/`` mirror this module.
 
-Relational tables (every deployment): namespaces, documents, jobs, llm_cache, api_keys.
+Relational tables (every deployment): namespaces, documents, document_extractions, jobs,
+llm_cache, api_keys.
 Graph tables (only used by the SQL graph backend): passages, entities, facts, fact_passages,
 mentions, synonyms, vectors, graph_versions.
 """
@@ -16,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -93,6 +95,23 @@ documents = Table(
 )
 Index("ix_documents_namespace_created", documents.c.namespace, documents.c.created_at)
 Index("ix_documents_namespace_stored_bytes", documents.c.namespace, documents.c.stored_bytes)
+
+# What the extractor found in an indexed document, passage by passage (the JSON of
+# ``records.PassageExtraction``): written with the document's ``indexed`` status, it is what an
+# export carries so that a backup or a move to another backend never pays for extraction again
+# (the graph itself keeps no evidence sentences). Goes with its document (cascade).
+document_extractions = Table(
+    "document_extractions",
+    metadata,
+    Column("namespace", String(64), primary_key=True),
+    Column("document_id", String(200), primary_key=True),
+    Column("extractor", String(64), nullable=False),
+    Column("passages", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    ForeignKeyConstraint(
+        ["namespace", "document_id"], ["documents.namespace", "documents.id"], ondelete="CASCADE"
+    ),
+)
 
 jobs = Table(
     "jobs",
