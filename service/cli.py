@@ -1,4 +1,5 @@
-"""The ``hippograph`` command: serve | worker | migrate | import-openie | eval | bench."""
+"""The ``hippograph`` command: serve | worker | migrate | import-openie | export | import | eval |
+bench | keys."""
 
 from __future__ import annotations
 
@@ -132,6 +133,75 @@ def cmd_import_openie(args: argparse.Namespace, settings: Settings) -> int:
         container.close()
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Write a namespace's documents, metadata and extractions to a file (``-``: stdout)."""
+    from service.errors import HippographError
+    from service.pipeline.transfer_format import open_for_writing
+    from service.stores.sql.db import migrate
+
+    container = _container(settings)
+    try:
+        migrate(container.engine)  # the relational schema only: an export reads no graph, no model
+        try:
+            with open_for_writing(args.file) as out:
+                summary = container.export_namespace(args.namespace, out)
+        except HippographError as exc:
+            logger.error("%s", exc.detail)
+            return 1
+        logger.info(
+            "%d documents written to %s: %d with their extraction, %d to be extracted on import",
+            summary.documents,
+            args.file,
+            summary.with_extraction,
+            summary.to_extract,
+        )
+        return 0
+    finally:
+        container.close()
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Check an export file whole, queue its documents, and (unless --no-wait) index them here."""
+    from service.errors import HippographError
+    from service.jobs.drain import drain_showing_all
+    from service.progress import Progress
+
+    container = _container(settings)
+    try:
+        container.migrate()
+        try:
+            summary = container.import_namespace(args.file, args.namespace)
+        except HippographError as exc:
+            logger.error("%s", exc.detail)
+            return 1
+        result = {
+            "namespace": summary.namespace,
+            "documents": summary.documents,
+            "with_extraction": summary.with_extraction,
+            "to_extract": summary.to_extract,
+            "job_ids": summary.job_ids,
+        }
+        if not args.no_wait:
+            progress = Progress(summary.documents, "import", "doc")
+            jobs = drain_showing_all(container.worker(), container.jobs, summary.job_ids, progress)
+            stats = container.stats(summary.namespace)
+            result |= {
+                "failed": sum(len(j.errors) for j in jobs),
+                "jobs": {j.id: str(j.status) for j in jobs},
+                "passages": stats.passages,
+                "entities": stats.entities,
+                "facts": stats.facts,
+                "synonym_edges": stats.synonym_edges,
+            }
+            if any(j.status != JobStatus.SUCCEEDED for j in jobs):
+                sys.stdout.write(json.dumps(result) + "\n")
+                return 1
+        sys.stdout.write(json.dumps(result) + "\n")
+        return 0
+    finally:
+        container.close()
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from service.evaluation.harness import run_cli
 
@@ -167,6 +237,19 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("file")
     i.add_argument("--no-wait", action="store_true", help="queue the job and exit (a worker indexes it)")
     i.set_defaults(func=cmd_import_openie)
+
+    x = sub.add_parser(
+        "export", help="write a namespace's documents, metadata and extractions to a file (backup, move)"
+    )
+    x.add_argument("namespace")
+    x.add_argument("file", help="output file; *.gz is compressed; - writes to stdout")
+    x.set_defaults(func=cmd_export)
+
+    im = sub.add_parser("import", help="import an export file (into its namespace, or --namespace)")
+    im.add_argument("file")
+    im.add_argument("--namespace", default=None, help="import into this namespace instead")
+    im.add_argument("--no-wait", action="store_true", help="queue the jobs and exit (a worker indexes them)")
+    im.set_defaults(func=cmd_import)
 
     e = sub.add_parser("eval", help="multi-hop retrieval evaluation on a HippoRAG-format dataset")
     e.add_argument("dataset_dir")

@@ -30,6 +30,7 @@ from service.pipeline.documents import DeleteDocument, ImportOpenIE, SubmitDocum
 from service.pipeline.ingest import Ingest, IngestOptions
 from service.pipeline.namespaces import DeleteNamespace, GetStats
 from service.pipeline.query import Query, Reader, RetrievalParams
+from service.pipeline.transfer import ExportNamespace, ImportNamespace
 from service.retrieval.fact_filter import FactFilter, llm_fact_filter
 from service.retrieval.lexical import LexicalIndexCache
 from service.retrieval.snapshot import SnapshotCache
@@ -215,6 +216,14 @@ class Container:
     @property
     def import_openie(self) -> ImportOpenIE:
         return ImportOpenIE(self.submit_documents, self.settings.limits.max_import_bytes)
+
+    @property
+    def export_namespace(self) -> ExportNamespace:
+        return ExportNamespace(self.documents)
+
+    @property
+    def import_namespace(self) -> ImportNamespace:
+        return ImportNamespace(self.documents, self.submit_documents)
 
     @property
     def delete_document(self) -> DeleteDocument:

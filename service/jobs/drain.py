@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from service.domain.records import Job
 from service.jobs.queue import JobQueue
@@ -13,6 +14,13 @@ from service.progress import Progress
 def drain_showing(worker: Worker, jobs: JobQueue, job_id: str, progress: Progress) -> Job:
     """``worker.drain()`` in a thread; ``progress`` follows ``job_id``'s done count every half
     second. Returns the job as it ended; an exception of the worker is raised here."""
+    return drain_showing_all(worker, jobs, [job_id], progress)[0]
+
+
+def drain_showing_all(
+    worker: Worker, jobs: JobQueue, job_ids: Sequence[str], progress: Progress
+) -> list[Job]:
+    """``drain_showing`` for several jobs: ``progress`` follows the sum of their done counts."""
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -26,7 +34,7 @@ def drain_showing(worker: Worker, jobs: JobQueue, job_id: str, progress: Progres
     with progress:
         while thread.is_alive():
             thread.join(0.5)
-            progress.update(jobs.get(job_id).done)
+            progress.update(sum(jobs.get(j).done for j in job_ids))
     if failure:
         raise failure[0]
-    return jobs.get(job_id)
+    return [jobs.get(j) for j in job_ids]
