@@ -137,16 +137,22 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """Write a namespace's documents, metadata and extractions to a file (``-``: stdout)."""
     from service.errors import HippographError
     from service.pipeline.transfer_format import open_for_writing
-    from service.stores.sql.db import migrate
+    from service.stores.sql.db import schema_is_current
 
     container = _container(settings)
     try:
-        migrate(container.engine)  # the relational schema only: an export reads no graph, no model
+        # Reads only the relational store (no graph, no model); its schema is migrate's business.
+        if not schema_is_current(container.engine):
+            logger.error("the database schema is not at this version's revision: run `hippograph migrate`")
+            return 1
         try:
             with open_for_writing(args.file) as out:
                 summary = container.export_namespace(args.namespace, out)
         except HippographError as exc:
             logger.error("%s", exc.detail)
+            return 1
+        except OSError as exc:
+            logger.error("cannot write %s: %s", args.file, exc.strerror or exc)
             return 1
         logger.info(
             "%d documents written to %s: %d with their extraction, %d to be extracted on import",

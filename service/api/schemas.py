@@ -11,7 +11,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from service.auth.principal import Scope
 from service.domain.normalize import is_blank
 from service.domain.records import DocumentStatus, JobStatus, QueryMode
-from service.domain.text import MAX_METADATA_BYTES, MAX_METADATA_DEPTH, check_metadata, unstorable_text
+from service.domain.text import (
+    MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
+    check_document_id,
+    check_metadata,
+    check_text,
+)
 from service.settings import RetrievalSettings
 
 MAX_DOCUMENT_ID_CHARS = 200
@@ -64,13 +70,6 @@ def _json_integer(value: Any) -> Any:
 
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 DEFAULT_MAX_TOP_K = RetrievalSettings().max_top_k
-
-
-def _check_text(value: str, what: str) -> str:
-    problem = unstorable_text(value)
-    if problem:
-        raise ValueError(f"{what} {problem}")
-    return value
 
 
 class ErrorResponse(BaseModel):
@@ -128,25 +127,17 @@ class DocumentIn(BaseModel):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        if not value.strip():
-            raise ValueError("id is blank")
-        if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
-            raise ValueError("id contains a control character or a lone surrogate")
-        if any(segment in (".", "..") for segment in value.split("/")):
-            raise ValueError("id cannot have '.' or '..' as a path segment: URLs drop those")
-        return value
+        return value if value is None else check_document_id(value)
 
     @field_validator("title")
     @classmethod
     def _title(cls, value: str | None) -> str | None:
-        return None if value is None else _check_text(value, "title")
+        return None if value is None else check_text(value, "title")
 
     @field_validator("text")
     @classmethod
     def _text(cls, value: str) -> str:
-        return _check_text(value, "text")
+        return check_text(value, "text")
 
     @field_validator("metadata")
     @classmethod
@@ -302,7 +293,7 @@ class QueryRequest(BaseModel):
     def _query(cls, value: str) -> str:
         if is_blank(value):
             raise ValueError("query is blank")
-        return _check_text(value, "query")
+        return check_text(value, "query")
 
 
 class PassageHit(BaseModel):

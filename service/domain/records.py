@@ -17,6 +17,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from service.domain.models import Extraction
+
 
 class DocumentStatus(StrEnum):
     PENDING = "pending"  # stored; its job has not written it yet
@@ -85,6 +87,15 @@ class PassageExtraction:
     entities: tuple[str, ...]
     triples: tuple[tuple[str, ...], ...]
     text: str | None = None
+
+    @classmethod
+    def of(cls, text: str, extraction: Extraction) -> PassageExtraction:
+        """The record of what an extractor found in the passage ``text``."""
+        triples = tuple(
+            (t.subject, t.relation, t.object, *((t.evidence,) if t.evidence else ()))
+            for t in extraction.triples
+        )
+        return cls(extraction.entities, triples, text)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"entities": list(self.entities), "triples": [list(t) for t in self.triples]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from typing import Any
 
 
@@ -28,10 +29,23 @@ MAX_METADATA_DEPTH = 32  # the metadata object itself is level 1
 MAX_METADATA_BYTES = 64 * 1024  # serialized as compact UTF-8 JSON
 
 
-def _check_text(value: str, what: str) -> None:
+def check_text(value: str, what: str) -> str:
+    """``value``, or ValueError naming ``what`` when it cannot be stored (``unstorable_text``)."""
     problem = unstorable_text(value)
     if problem:
         raise ValueError(f"{what} {problem}")
+    return value
+
+
+def check_document_id(value: str) -> str:
+    """A caller-chosen document id that every route can address, or ValueError saying why not."""
+    if not value.strip():
+        raise ValueError("id is blank")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise ValueError("id contains a control character or a lone surrogate")
+    if any(segment in (".", "..") for segment in value.split("/")):
+        raise ValueError("id cannot have '.' or '..' as a path segment: URLs drop those")
+    return value
 
 
 def check_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -44,12 +58,12 @@ def check_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
             if isinstance(value, dict):
                 for key, item in value.items():
-                    _check_text(key, f"a key in {where}")
+                    check_text(key, f"a key in {where}")
                     stack.append((item, depth + 1, f"{where}[{key[:40]!r}]"))
             else:
                 stack.extend((item, depth + 1, f"{where}[{i}]") for i, item in enumerate(value))
         elif isinstance(value, str):
-            _check_text(value, where)
+            check_text(value, where)
         elif isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{where} is {value}; JSON numbers must be finite")
     size = len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"))

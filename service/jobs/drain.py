@@ -34,7 +34,7 @@ def drain_showing_all(
     with progress:
         while thread.is_alive():
             thread.join(0.5)
-            progress.update(sum(jobs.get(j).done for j in job_ids))
+            progress.update(jobs.done_count(job_ids))
     if failure:
         raise failure[0]
     return [jobs.get(j) for j in job_ids]

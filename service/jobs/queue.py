@@ -320,6 +320,15 @@ class JobQueue:
             oldest = oldest.replace(tzinfo=UTC)
         return counts, max(0.0, (now - oldest).total_seconds())
 
+    def done_count(self, job_ids: Collection[str]) -> int:
+        """Documents settled over these jobs: progress without reading their payloads (an
+        import's carry every passage's extraction)."""
+        with reader(self._engine) as conn:
+            total = conn.execute(
+                select(func.coalesce(func.sum(t.jobs.c.done), 0)).where(t.jobs.c.id.in_(list(job_ids)))
+            ).scalar_one()
+        return int(total)
+
     def get(self, job_id: str) -> Job:
         with reader(self._engine) as conn:
             row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).first()

@@ -45,7 +45,9 @@ class Submission:
     document_ids: list[str]  # one per submitted document, in order (repeated for duplicates)
 
 
-def _validate(limits: LimitsSettings, docs: list[NewDocument], *, bulk: bool) -> None:
+def validate(limits: LimitsSettings, docs: list[NewDocument], *, bulk: bool) -> None:
+    """The checks every submission passes (``InvalidInput``/``PayloadTooLarge``, naming
+    ``documents[i]``): not empty, texts not blank and within the size limit, ids 1-200 chars."""
     if not docs:
         raise InvalidInput("'documents' must contain at least one document")
     # An OpenIE import is one logical upload however many passages it carries (bounded by bytes).
@@ -63,12 +65,13 @@ def _validate(limits: LimitsSettings, docs: list[NewDocument], *, bulk: bool) ->
             raise InvalidInput(f"documents[{i}].id must be 1-200 characters")
 
 
-def _stored_bytes(d: NewDocument, extraction: tuple[PassageExtraction, ...] | None) -> int:
+def stored_bytes(d: NewDocument, extraction: tuple[PassageExtraction, ...] | None) -> int:
     """UTF-8 bytes a document stores: text, title, metadata JSON and an imported extraction
     (kept in its job's payload until indexed, then in the graph)."""
     size = len(d.text.encode("utf-8")) + len((d.title or "").encode("utf-8"))
     size += len(json.dumps(d.metadata, ensure_ascii=False).encode("utf-8"))
     for passage in extraction or ():
+        size += len((passage.text or "").encode("utf-8"))
         size += sum(len(e.encode("utf-8")) for e in passage.entities)
         size += sum(len(x.encode("utf-8")) for triple in passage.triples for x in triple)
     return size
@@ -89,11 +92,14 @@ class SubmitDocuments:
         *,
         imported: dict[str, tuple[PassageExtraction, ...]] | None = None,
         bulk: bool = False,
+        job_quota: bool = True,
     ) -> Submission:
         """``imported`` (an OpenIE or export-file import) gives each document's extraction by
         document id, passage by passage: no extractor runs on them. ``bulk`` lifts the
-        per-request document count (an import is bounded by its size in bytes instead)."""
-        _validate(self.limits, docs, bulk=bulk)
+        per-request document count (an import is bounded by its size in bytes instead).
+        ``job_quota=False`` (an operator's import from the command line, queued in many jobs)
+        lifts the namespace's limit on queued jobs; its document and byte quotas still hold."""
+        validate(self.limits, docs, bulk=bulk)
         rows: dict[str, dict[str, Any]] = {}
         order: list[str] = []
         # Generated ids are content hashes of the NORMALIZED title and text: two documents that
@@ -120,18 +126,18 @@ class SubmitDocuments:
                 "text": d.text,
                 "metadata": d.metadata,
                 "content_hash": digest,
-                "stored_bytes": _stored_bytes(d, imported.get(doc_id) if imported else None),
+                "stored_bytes": stored_bytes(d, imported.get(doc_id) if imported else None),
                 "status": DocumentStatus.PENDING,
                 "error": None,
                 "created_at": stamp,
                 "updated_at": stamp,
             }
         try:
-            submission = self._store(namespace, rows, order, chosen, imported)
+            submission = self._store(namespace, rows, order, chosen, imported, job_quota)
         except IntegrityError:
             # A concurrent request inserted some of these ids (or deleted the namespace) after
             # we looked: look again, now that its transaction is committed.
-            submission = self._store(namespace, rows, order, chosen, imported)
+            submission = self._store(namespace, rows, order, chosen, imported, job_quota)
         return replace(submission, document_ids=positions)
 
     def _store(
@@ -141,6 +147,7 @@ class SubmitDocuments:
         order: list[str],
         chosen: set[str],
         imported: dict[str, tuple[PassageExtraction, ...]] | None,
+        job_quota: bool = True,
     ) -> Submission:
         """The documents and their job, in ONE transaction (see ``__call__``)."""
         store = self.documents
@@ -171,7 +178,7 @@ class SubmitDocuments:
                 if job_id is not None:
                     return Submission(job_id=job_id, document_ids=order)
             todo = fresh + retry
-            self._check_quotas(conn, namespace, [rows[i] for i in fresh])
+            self._check_quotas(conn, namespace, [rows[i] for i in fresh], job_quota=job_quota)
             payload = IngestPayload(
                 tuple(todo),
                 split=imported is None,
@@ -192,7 +199,9 @@ class SubmitDocuments:
             or limits.max_queued_jobs_per_namespace
         )
 
-    def _check_quotas(self, conn: Any, namespace: str, new_rows: list[dict[str, Any]]) -> None:
+    def _check_quotas(
+        self, conn: Any, namespace: str, new_rows: list[dict[str, Any]], *, job_quota: bool = True
+    ) -> None:
         """Raises ``TooManyRequests`` when the submission would take the namespace past its
         documents, bytes or active jobs (limits of 0 are off). Read in the submission's
         transaction, one submission per namespace at a time (``_store``)."""
@@ -200,7 +209,11 @@ class SubmitDocuments:
         if not self._quotas_on:
             return
         docs, size, active = self.documents.usage(conn, namespace)
-        if limits.max_queued_jobs_per_namespace and active >= limits.max_queued_jobs_per_namespace:
+        if (
+            job_quota
+            and limits.max_queued_jobs_per_namespace
+            and active >= limits.max_queued_jobs_per_namespace
+        ):
             raise TooManyRequests(
                 f"namespace {namespace!r} has {active} jobs queued or running (the limit is "
                 f"{limits.max_queued_jobs_per_namespace}); retry when some have finished",

@@ -25,7 +25,6 @@ from service.domain.models import (
     GraphWriteBatch,
     PassageText,
     SynonymEdge,
-    Triple,
     fact_embedding_text,
 )
 from service.domain.records import PassageExtraction
@@ -116,21 +115,9 @@ class _Prepared:
     def written(self) -> DocumentOutcome:
         """The outcome of this document once written, with the extraction to record."""
         record = tuple(
-            PassageExtraction(
-                x.entities,
-                tuple(
-                    (t.subject, t.relation, t.object, *((t.evidence,) if t.evidence else ()))
-                    for t in x.triples
-                ),
-                p.text,
-            )
-            for p, x in zip(self.passages, self.extractions, strict=True)
+            PassageExtraction.of(p.text, x) for p, x in zip(self.passages, self.extractions, strict=True)
         )
         return DocumentOutcome(self.doc.id, True, None, extraction=record, extractor=self.extractor)
-
-
-def _triple_record(t: Triple) -> tuple[str, ...]:
-    return (t.subject, t.relation, t.object, t.evidence) if t.evidence else (t.subject, t.relation, t.object)
 
 
 def _extract_document(extractor: Extractor, prepared: _Prepared) -> _Prepared:

@@ -22,14 +22,18 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import sys
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from service.domain.normalize import is_blank
 from service.domain.records import Document, PassageExtraction
-from service.domain.text import check_metadata, unstorable_text
+from service.domain.text import check_document_id, check_metadata, unstorable_text
 from service.errors import InvalidInput
 
 FORMAT = "hippograph-export"
@@ -83,31 +87,45 @@ def _line(value: dict[str, Any]) -> str:
 
 @contextmanager
 def open_for_writing(path: str) -> Iterator[IO[str]]:
-    """``-``: standard output; ``*.gz``: gzip; else plain text. Written to ``<path>.partial`` and
-    renamed when complete, so a file named ``path`` is never a half-written export."""
+    """``-``: standard output; ``*.gz``: gzip; else plain text; UTF-8 always. A file is written
+    to ``<path>.partial``, synced to disk, and renamed when complete: a file named ``path`` is
+    never a half-written export, and an older one there is kept until the new one is whole."""
     if path == "-":
-        import sys
-
-        yield sys.stdout
+        out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
+        try:
+            yield out
+        finally:
+            out.flush()
+            out.detach()  # standard output stays open
         return
     target = Path(path)
     partial = target.with_name(target.name + ".partial")
-    raw: Any = gzip.open(partial, "wb") if target.suffix == ".gz" else open(partial, "wb")  # noqa: SIM115
-    try:
-        with io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as out:
+    with open(partial, "wb") as file:
+        try:
+            raw: Any = gzip.GzipFile(target.stem, "wb", fileobj=file) if target.suffix == ".gz" else file
+            out = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
             yield out
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+            out.flush()
+            out.detach()
+            if raw is not file:
+                raw.close()  # the gzip trailer; the file stays open
+            file.flush()
+            os.fsync(file.fileno())
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     partial.replace(target)
 
 
 @contextmanager
 def open_for_reading(path: str | Path) -> Iterator[IO[str]]:
-    """Plain or gzip-compressed (by magic bytes), UTF-8."""
-    with open(path, "rb") as probe:
-        compressed = probe.read(2) == b"\x1f\x8b"
-    raw: Any = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
+    """Plain or gzip-compressed (by magic bytes), UTF-8. InvalidInput when it cannot be opened."""
+    try:
+        with open(path, "rb") as probe:
+            compressed = probe.read(2) == b"\x1f\x8b"
+        raw: Any = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from exc
     with io.TextIOWrapper(raw, encoding="utf-8") as text:
         yield text
 
@@ -118,12 +136,20 @@ class Header:
     documents: int
 
 
+# One line is one document with its passages and extraction: far above any document the limits
+# let in, and a bound on what one line may take in memory (a file with no newline at all).
+MAX_LINE_CHARS = 64 * 1024 * 1024
+
+
 def read_lines(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-empty line; InvalidInput for one that is not a JSON
-    object (or not UTF-8, or not gzip where it claimed to be)."""
+    object, is longer than ``MAX_LINE_CHARS``, is not UTF-8, or is damaged gzip."""
     n = 0
     try:
-        for n, line in enumerate(stream, start=1):
+        while line := stream.readline(MAX_LINE_CHARS + 1):
+            n += 1
+            if len(line) > MAX_LINE_CHARS:
+                raise InvalidInput(f"line {n}: longer than {MAX_LINE_CHARS} characters")
             if not line.strip():
                 continue
             try:
@@ -133,7 +159,7 @@ def read_lines(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(value, dict):
                 raise InvalidInput(f"line {n}: expected a JSON object")
             yield n, value
-    except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
+    except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise InvalidInput(f"after line {n}: unreadable ({exc.__class__.__name__}: {exc})") from exc
 
 
@@ -183,11 +209,19 @@ def _passage(value: Any, where: str) -> PassageExtraction:
 
 
 def parse_document(n: int, value: dict[str, Any]) -> ExportedDocument:
-    """One document line, checked field by field."""
+    """One document line, checked field by field: what the API would accept, and passages that
+    are the document's own text (their words, in order, are the text's words)."""
     where = f"line {n}"
     doc_id = _text(value.get("id"), f"{where}: 'id'") or ""
     if len(doc_id) > 200:
         raise InvalidInput(f"{where}: 'id' is longer than 200 characters")
+    try:
+        check_document_id(doc_id)
+    except ValueError as exc:
+        raise InvalidInput(f"{where}: {exc}") from exc
+    text = _text(value.get("text"), f"{where}: 'text'") or ""
+    if is_blank(text):
+        raise InvalidInput(f"{where}: 'text' is blank")
     metadata = value.get("metadata", {})
     if not isinstance(metadata, dict):
         raise InvalidInput(f"{where}: 'metadata' must be an object")
@@ -201,11 +235,15 @@ def parse_document(n: int, value: dict[str, Any]) -> ExportedDocument:
         if not isinstance(raw_passages, list) or not raw_passages:
             raise InvalidInput(f"{where}: 'passages' must be a non-empty list")
         passages = tuple(_passage(p, f"{where}: passages[{i}]") for i, p in enumerate(raw_passages))
+        # Indexed passages are the text cut at sentence boundaries and re-joined by single
+        # spaces (pipeline/chunking.py): a file whose passages say anything else is refused.
+        if [w for p in passages for w in (p.text or "").split()] != text.split():
+            raise InvalidInput(f"{where}: its passages are not the document's text")
     extractor = value.get("extractor")
     return ExportedDocument(
         id=doc_id,
         title=_text(value.get("title"), f"{where}: 'title'", optional=True, blank_ok=True),
-        text=_text(value.get("text"), f"{where}: 'text'") or "",
+        text=text,
         metadata=metadata,
         status=str(value.get("status", "")),
         extractor=extractor if isinstance(extractor, str) else None,

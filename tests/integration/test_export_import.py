@@ -16,9 +16,11 @@ import sqlalchemy as sa
 
 from service.cli import main
 from service.container import Container
+from service.domain import ids
 from service.domain.records import DocumentStatus
-from service.errors import Conflict, InvalidInput, NamespaceNotFound
+from service.errors import Conflict, InvalidInput, NamespaceNotFound, PayloadTooLarge, TooManyRequests
 from service.pipeline.documents import NewDocument
+from service.pipeline.transfer import ImportNamespace
 from service.pipeline.transfer_format import open_for_writing
 from service.stores.sql import tables as t
 from tests.conftest import drain, llm_settings, make_settings, shared_data
@@ -123,32 +125,63 @@ def test_round_trip_rebuilds_the_same_graph_without_extracting(tmp_path, embedde
 
 
 def test_documents_without_an_extraction_are_extracted_on_import(tmp_path, embedder, source):
-    # One indexed before extractions were recorded (its row removed here), one still pending.
+    # One in the middle indexed before extractions were recorded (its row removed here), one
+    # still pending at the end.
+    order = [d.id for d in source.documents.list(NS, limit=100, offset=0)[0]]
+    middle = order[3]
     with source.engine.begin() as conn:
-        conn.execute(
-            t.document_extractions.delete().where(t.document_extractions.c.document_id == "my-own-id")
-        )
+        x = t.document_extractions
+        conn.execute(x.delete().where(x.c.document_id == middle))
     pending = source.submit_documents(NS, [NewDocument(text="Paris is on the Seine.", id="later")])
     summary = _export(source, tmp_path / "mixed.jsonl")
     assert summary["to_extract"] == 2 and summary["with_extraction"] == 8
     lines = [json.loads(x) for x in (tmp_path / "mixed.jsonl").read_text().splitlines()]
     by_id = {x["id"]: x for x in lines[1:-1]}
-    assert "passages" not in by_id["my-own-id"] and "passages" not in by_id["later"]
+    assert "passages" not in by_id[middle] and "passages" not in by_id["later"]
     assert by_id["later"]["status"] == "pending"
     assert source.jobs.get(pending.job_id).status == "queued"
 
     dest = _open(tmp_path / "dest", embedder, extraction={"extractor": "offline"})
     try:
         imported = dest.import_namespace(tmp_path / "mixed.jsonl", namespace="elsewhere")
-        assert (imported.with_extraction, imported.to_extract, len(imported.job_ids)) == (8, 2, 2)
+        # Runs of the file, in its order: 3 with, 1 without, 5 with, 1 without.
+        assert (imported.with_extraction, imported.to_extract, len(imported.job_ids)) == (8, 2, 4)
         drain(dest)
         docs, _ = dest.documents.list("elsewhere", limit=100, offset=0)
-        assert {d.id: d.status for d in docs}["later"] == DocumentStatus.INDEXED
         assert all(d.status == DocumentStatus.INDEXED for d in docs) and len(docs) == 10
+        # Generated ids are generated again for the new namespace (the same content posted
+        # there finds the imported document); chosen ids are kept; the file's order is kept.
+        corpus = _corpus()
+        assert [d.id for d in docs] == [
+            ids.document_id("elsewhere", c.title, c.text) if c.id is None else c.id for c in corpus
+        ] + ["later"]
+        again = dest.submit_documents("elsewhere", corpus[:1])
+        assert again.job_id == imported.job_ids[0]
         # Extracted here, so recorded here: the next export carries them.
         assert _export(dest, tmp_path / "next.jsonl", "elsewhere")["with_extraction"] == 10
     finally:
         dest.close()
+
+
+def test_an_import_is_not_held_to_the_queued_jobs_limit_but_to_the_quotas(tmp_path, embedder, source):
+    file = tmp_path / "f.jsonl"
+    _export(source, file)
+    dest = _open(tmp_path / "dest", embedder, limits={"max_queued_jobs_per_namespace": 1})
+    try:
+        importer = ImportNamespace(dest.documents, dest.submit_documents, job_documents=2)
+        assert len(importer(file).job_ids) == 5  # 9 documents, 2 per job, nothing refused
+        drain(dest)
+        assert dest.stats(NS) == source.stats(NS)
+    finally:
+        dest.close()
+    full = _open(tmp_path / "full", embedder, limits={"max_documents_per_namespace": 5})
+    try:
+        with pytest.raises(TooManyRequests, match="would pass its limit of 5"):
+            full.import_namespace(file)
+        with pytest.raises(NamespaceNotFound):  # refused before anything was stored
+            full.documents.get_namespace(NS)
+    finally:
+        full.close()
 
 
 def test_the_extraction_goes_with_its_document(tmp_path, source):
@@ -172,6 +205,17 @@ def _valid_lines(source: Container, tmp_path: Path) -> list[str]:
     return (tmp_path / "ok.jsonl").read_text().splitlines(keepends=True)
 
 
+def _edit(lines: list[str], change) -> list[str]:
+    """The lines with the first document's object changed by ``change``."""
+    doc = json.loads(lines[1])
+    change(doc)
+    return [lines[0], json.dumps(doc) + "\n", *lines[2:]]
+
+
+def _triple(doc: dict) -> None:
+    doc["passages"][0]["triples"][0] = ["only", "two"]
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
@@ -181,12 +225,22 @@ def _valid_lines(source: Container, tmp_path: Path) -> list[str]:
         (lambda lines: [*lines[:2], lines[1], *lines[2:]], "appears twice"),
         (lambda lines: [*lines[:-1], '{"end": "hippograph-export", "documents": 3}\n'], "counts 3 documents"),
         (
-            lambda lines: (
-                [*lines[:1], lines[1].replace('"triples":[[', '"triples":[["only two",'), *lines[2:]]
-            ),
+            lambda lines: _edit(lines, _triple),
             "line 2: passages[0].triples[0] must be [subject, relation, object(, evidence)]",
         ),
-        (lambda lines: [*lines[:1], lines[1].replace('"text":"', '"text":"\\u0000', 1), *lines[2:]], "NUL"),
+        (lambda lines: _edit(lines, lambda d: d.update(text="\u0000" + d["text"])), "NUL"),
+        (lambda lines: _edit(lines, lambda d: d.update(text="\u200b ")), "line 2: 'text' is blank"),
+        (lambda lines: _edit(lines, lambda d: d.update(id="a/../b")), "line 2: id cannot have '.' or '..'"),
+        (
+            lambda lines: _edit(lines, lambda d: d.update(metadata=[1])),
+            "line 2: 'metadata' must be an object",
+        ),
+        (
+            lambda lines: _edit(
+                lines, lambda d: d["passages"][0].update(text="Injected text, not the document.")
+            ),
+            "line 2: its passages are not the document's text",
+        ),
         (lambda lines: [], "the file is empty"),
     ],
 )
@@ -199,6 +253,19 @@ def test_a_broken_file_is_refused_whole(tmp_path, embedder, source, damage, mess
             dest.import_namespace(bad)
         with pytest.raises(NamespaceNotFound):  # nothing stored, not even the namespace
             dest.documents.get_namespace(NS)
+    finally:
+        dest.close()
+
+
+def test_what_the_api_would_refuse_is_refused_with_its_line(tmp_path, embedder, source):
+    lines = _valid_lines(source, tmp_path)
+    (tmp_path / "f.jsonl").write_text("".join(lines))
+    dest = _open(tmp_path / "dest", embedder, limits={"max_document_chars": 100})
+    try:
+        with pytest.raises(PayloadTooLarge, match=r"^line 2: text has \d+ characters; the limit is 100"):
+            dest.import_namespace(tmp_path / "f.jsonl")
+        with pytest.raises(InvalidInput, match=r"cannot read .*missing\.jsonl: No such file"):
+            dest.import_namespace(tmp_path / "missing.jsonl")
     finally:
         dest.close()
 

@@ -107,3 +107,15 @@ def migrate(engine: Engine) -> None:
             if sqlite and raw is not None:
                 raw.execute("PRAGMA foreign_keys=ON")
     logger.info("database schema at head (%s)", engine.url.render_as_string(hide_password=True))
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Whether the database is at the latest Alembic revision (read-only commands check this
+    rather than migrate: a schema change belongs to ``hippograph migrate``)."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(hide_password=False)))
+    with reader(engine) as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current == head.get_current_head()

@@ -139,6 +139,13 @@ class DocumentStore:
         ).scalar_one()
         return int(docs), int(size), int(active)
 
+    def usage_of(self, namespace: str) -> tuple[int, int]:
+        """(documents, the bytes they store) of an existing namespace; NamespaceNotFound else."""
+        with reader(self._engine) as conn:
+            self.get_namespace(namespace, conn)
+            docs, size, _ = self.usage(conn, namespace)
+        return docs, size
+
     # --- documents --------------------------------------------------------------------------
 
     def existing(self, conn: Connection, namespace: str, ids: list[str]) -> dict[str, Document]:
