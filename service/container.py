@@ -12,6 +12,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -23,7 +24,7 @@ from service.jobs.queue import JobQueue
 from service.jobs.worker import BackgroundWorker, Worker, start_background_worker
 from service.llm.cache import LLMCache
 from service.llm.client import LLMClient
-from service.llm.embedder import Embedder, default_model_cache, make_embedders
+from service.llm.embedder import Embedder, default_model_cache, make_ingest_embedder, make_query_embedder
 from service.llm.lane import QueryLane
 from service.pipeline.answer import answer
 from service.pipeline.documents import DeleteDocument, ImportOpenIE, SubmitDocuments
@@ -106,25 +107,29 @@ class Container:
         return self.query_embedder
 
     @cached_property
-    def _embedders(self) -> tuple[Embedder, Embedder]:
-        if self.embedder_override is not None:
-            return self.embedder_override, self.embedder_override
-        return make_embedders(self.settings.embedding, default_model_cache(self.settings.data_dir))
-
-    @property
     def lane(self) -> QueryLane | None:
         """The lane the two embedders share (None with an injected embedder)."""
-        return getattr(self.query_embedder, "lane", None)
+        return None if self.embedder_override is not None else QueryLane()
 
-    @property
+    @cached_property
     def query_embedder(self) -> Embedder:
-        """Queries' own model instance: never waits for ingestion (service/llm/lane.py)."""
-        return self._embedders[0]
+        """Queries' own model instance: never waits for ingestion (service/llm/lane.py).
+        Built on first use: a standalone worker never loads it."""
+        if self.embedder_override is not None or self.lane is None:
+            return self.embedder_override  # type: ignore[return-value]
+        return make_query_embedder(self.settings.embedding, self._model_cache, self.lane)
+
+    @cached_property
+    def ingest_embedder(self) -> Embedder:
+        """Ingestion's model instance: embeds in chunks and lets queries go first. Built on
+        first use: an API without a worker never loads it."""
+        if self.embedder_override is not None or self.lane is None:
+            return self.embedder_override  # type: ignore[return-value]
+        return make_ingest_embedder(self.settings.embedding, self._model_cache, self.lane)
 
     @property
-    def ingest_embedder(self) -> Embedder:
-        """Ingestion's model instance: embeds in chunks and lets queries go first."""
-        return self._embedders[1]
+    def _model_cache(self) -> Path:
+        return default_model_cache(self.settings.data_dir)
 
     @cached_property
     def llm(self) -> LLMClient | None:

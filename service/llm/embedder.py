@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
+    from service.llm.lane import QueryLane
     from service.settings import EmbeddingSettings
 
 logger = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ def make_embedder(settings: EmbeddingSettings, cache_dir: str | Path) -> Embedde
         cache_dir=settings.cache_dir or cache_dir,
         batch_size=settings.batch_size,
         threads=threads,
+        release_memory=settings.release_memory,
     )
 
 
@@ -131,13 +133,27 @@ def ingest_threads(settings: EmbeddingSettings) -> int:
     return resolve_threads(settings.threads)
 
 
+def make_query_embedder(settings: EmbeddingSettings, cache_dir: str | Path, lane: QueryLane) -> Embedder:
+    """Queries' own instance of the configured backend: never waits for an ingestion batch
+    (``service/llm/lane.py``)."""
+    from service.llm.lane import QueryEmbedder
+
+    return QueryEmbedder(make_embedder(settings, cache_dir), lane)
+
+
+def make_ingest_embedder(settings: EmbeddingSettings, cache_dir: str | Path, lane: QueryLane) -> Embedder:
+    """Ingestion's instance: ``ingest_threads`` threads, chunks of ``ingest_chunk`` texts,
+    stepping aside for the queries of ``lane`` between chunks."""
+    from service.llm.lane import IngestEmbedder
+
+    ingest_settings = settings.model_copy(update={"threads": ingest_threads(settings)})
+    return IngestEmbedder(make_embedder(ingest_settings, cache_dir), lane, chunk=settings.ingest_chunk)
+
+
 def make_embedders(settings: EmbeddingSettings, cache_dir: str | Path) -> tuple[Embedder, Embedder]:
-    """``(query, ingest)``: two instances of the configured backend sharing a query lane, so a
-    query's embedding never waits for an ingestion batch (``service/llm/lane.py``)."""
-    from service.llm.lane import IngestEmbedder, QueryEmbedder, QueryLane
+    """``(query, ingest)``: the two instances sharing one query lane (a process that serves
+    queries and ingests; the container builds each only when it is used)."""
+    from service.llm.lane import QueryLane
 
     lane = QueryLane()
-    query = QueryEmbedder(make_embedder(settings, cache_dir), lane)
-    ingest_settings = settings.model_copy(update={"threads": ingest_threads(settings)})
-    ingest = IngestEmbedder(make_embedder(ingest_settings, cache_dir), lane, chunk=settings.ingest_chunk)
-    return query, ingest
+    return make_query_embedder(settings, cache_dir, lane), make_ingest_embedder(settings, cache_dir, lane)

@@ -15,7 +15,9 @@ import pytest
 from service.container import Container
 from service.llm.embedder import Embedder, SentenceTransformerEmbedder, available_cores, resolve_threads
 from service.llm.lane import IngestEmbedder, QueryEmbedder, QueryLane
+from service.pipeline.documents import NewDocument
 from service.settings import EmbeddingSettings
+from service.stores.sql.db import migrate
 from tests.conftest import make_settings
 
 TEXTS = [
@@ -149,6 +151,28 @@ def test_container_gives_queries_and_ingestion_their_own_instances(tmp_path) -> 
         assert c.query.embedder is c.query_embedder and c.ingest.embedder is c.ingest_embedder
         assert c.embedder is c.query_embedder
         assert list(cache.rglob("model.onnx"))  # exported into the configured cache folder
+    finally:
+        c.close()
+
+
+def test_each_instance_is_loaded_only_by_the_process_that_uses_it(tmp_path) -> None:
+    """A standalone worker never loads the query model, an API without a worker never loads
+    the ingestion one (each is ~110 MB of RSS)."""
+    settings = make_settings(tmp_path, embedding={"backend": "onnx", "threads": 1})
+    c = Container.from_settings(settings)
+    try:
+        migrate(c.engine)  # the relational schema alone, as the compose file's migrate service did
+        c.documents.create_namespace("n")
+        c.submit_documents("n", [NewDocument(text="Warsaw is on the Vistula.")])
+        assert c.worker().drain() == 1 and c.stats("n").passages == 1
+        assert "ingest_embedder" in c.__dict__ and "query_embedder" not in c.__dict__
+    finally:
+        c.close()
+    c = Container.from_settings(settings)
+    try:
+        assert c.query("n", "Which river?", top_k=3).passages
+        assert c.submit_documents("n", [NewDocument(text="Paris is on the Seine.")]).job_id
+        assert "query_embedder" in c.__dict__ and "ingest_embedder" not in c.__dict__
     finally:
         c.close()
 
