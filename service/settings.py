@@ -79,6 +79,10 @@ class EmbeddingSettings(BaseModel):
     # Ingestion embeds in chunks of this many texts and lets a query embedding go first
     # between chunks (service/llm/lane.py).
     ingest_chunk: int = 32
+    # ONNX backends: give the model's working memory back after each batch instead of keeping
+    # its peak (~0.4 GB less RSS once long passages were embedded, ~10% slower embedding;
+    # docs/benchmarks.md, "Memory under load").
+    release_memory: bool = False
 
 
 class ExtractionSettings(BaseModel):

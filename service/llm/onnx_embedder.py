@@ -209,6 +209,7 @@ class OnnxEmbedder:
         cache_dir: str | Path,
         batch_size: int = 64,
         threads: int = 1,
+        release_memory: bool = False,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -224,7 +225,17 @@ class OnnxEmbedder:
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Memory patterns plan one block per input shape seen, and every batch has its own
+        # (texts x tokens): kept, they held ~265 MB more after 600 2Wiki passages, for no
+        # measured speed (docs/benchmarks.md, "Memory under load").
+        options.enable_mem_pattern = False
         self._session = ort.InferenceSession(str(self.file), options, providers=["CPUExecutionProvider"])
+        # ONNX Runtime's arena keeps the largest working memory a batch ever needed (~0.6 GB
+        # for batches of 32 long passages). Shrinking it after each run gives that back, at
+        # ~10% of the embedding speed: off by default, for memory-bound deployments.
+        self._run_options = ort.RunOptions()
+        if release_memory:
+            self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         self._inputs = [i.name for i in self._session.get_inputs()]
         self._tokenizer = _Tokenizer(path, _max_seq_length(path), self._inputs)
         self._batch_size = batch_size
@@ -244,7 +255,7 @@ class OnnxEmbedder:
             for start in range(0, len(texts), self._batch_size):
                 rows = order[start : start + self._batch_size]
                 feed = self._tokenizer([texts[i] for i in rows])
-                vectors = np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
+                vectors = np.asarray(self._session.run(None, feed, self._run_options)[0], dtype=np.float32)
                 norms = np.linalg.norm(vectors, axis=1, keepdims=True)
                 out[rows] = vectors / np.maximum(norms, 1e-12)
         return out
