@@ -140,6 +140,7 @@ def _client_loop(
     rec: Recorder,
     timeout_s: float,
     owned: list[str],
+    id_prefix: str = "c",
 ) -> dict:
     rnd = random.Random(n)
     job: str | None = None
@@ -165,9 +166,15 @@ def _client_loop(
                 for _ in range(rnd.randint(1, 3)):
                     counter += 1
                     p = rnd.choice(passages)
-                    batch.append({"id": f"c{n}-{counter}", "title": p["title"], "text": p["text"]})
-                r = rec.call("ingest", client, "POST", f"/v1/namespaces/{NAMESPACE}/documents",
-                             (202,), json={"documents": batch})
+                    batch.append({"id": f"{id_prefix}{n}-{counter}", "title": p["title"], "text": p["text"]})
+                r = rec.call(
+                    "ingest",
+                    client,
+                    "POST",
+                    f"/v1/namespaces/{NAMESPACE}/documents",
+                    (202,),
+                    json={"documents": batch},
+                )
                 if r is not None:
                     job, pending = r.json()["job_id"], r.json()["document_ids"]
             elif op == "poll":
@@ -178,12 +185,19 @@ def _client_loop(
                     job, pending = None, []
             elif op == "query":
                 title = rnd.choice(passages)["title"] or "the river"
-                rec.call("query", client, "POST", f"/v1/namespaces/{NAMESPACE}/query", (200,),
-                         json={"query": f"What is known about {title}?", "top_k": 5, "mode": "graph"})
+                rec.call(
+                    "query",
+                    client,
+                    "POST",
+                    f"/v1/namespaces/{NAMESPACE}/query",
+                    (200,),
+                    json={"query": f"What is known about {title}?", "top_k": 5, "mode": "graph"},
+                )
             else:
                 doc_id = rnd.choice(pending if from_pending else docs)
-                r = rec.call("delete", client, "DELETE", f"/v1/namespaces/{NAMESPACE}/documents/{doc_id}",
-                             (204,))
+                r = rec.call(
+                    "delete", client, "DELETE", f"/v1/namespaces/{NAMESPACE}/documents/{doc_id}", (204,)
+                )
                 if r is not None and r.status_code == 204:
                     (pending if from_pending else docs).remove(doc_id)
     return jobs
@@ -222,10 +236,12 @@ def run_load(
     passages: list[dict],
     timeout_s: float = 30.0,
     seeded: list[str] | None = None,
+    id_prefix: str = "c",
 ) -> dict:
     """``clients`` threads for ``duration_s`` against a server whose namespace ``load`` the
     ``key`` may write; ``seeded`` documents are shared out among the clients to delete. Returns
-    per-operation summaries and totals (a request still running at the end finishes first, so
+    per-operation summaries and totals (documents are posted as ``<id_prefix><client>-<n>``:
+    runs against one server need prefixes of their own) (a request still running at the end finishes first, so
     the run may last up to ``timeout_s`` longer)."""
     seeded = seeded or []
     rec = Recorder()
@@ -235,7 +251,7 @@ def run_load(
 
     def work(n: int) -> None:
         owned = seeded[n::clients]
-        results.append(_client_loop(n, base_url, key, passages, until, rec, timeout_s, owned))
+        results.append(_client_loop(n, base_url, key, passages, until, rec, timeout_s, owned, id_prefix))
 
     threads = [threading.Thread(target=work, args=(n,), daemon=True) for n in range(clients)]
     for t in threads:
@@ -361,9 +377,16 @@ def main(argv: list[str] | None = None) -> int:
             elif label != "sqlite":
                 parser.error(f"unknown database {label!r}")
             try:
-                res = bench_database(label, Path(tmp) / label, database_url=url, clients=args.clients,
-                                     duration_s=args.duration, passages=passages, timeout_s=args.timeout,
-                                     seed_documents=args.seed_documents)
+                res = bench_database(
+                    label,
+                    Path(tmp) / label,
+                    database_url=url,
+                    clients=args.clients,
+                    duration_s=args.duration,
+                    passages=passages,
+                    timeout_s=args.timeout,
+                    seed_documents=args.seed_documents,
+                )
             finally:
                 if cluster is not None:
                     cluster.stop()

@@ -36,3 +36,16 @@ def test_load_smoke_postgres(tmp_path, postgres):
     _check(bench_database("postgres", tmp_path / "data", database_url=fresh_database(postgres),
                           clients=CLIENTS, duration_s=DURATION_S, passages=load_passages(),
                           seed_documents=SEED_DOCUMENTS))
+
+
+def test_memory_soak_smoke(tmp_path):
+    """benchmarks/memory_soak.py's rounds against one server run clean (each round posts under
+    ids of its own) and read the server's memory after each."""
+    from benchmarks.memory_soak import soak
+
+    result = soak(rounds=2, duration_s=4.0, clients=3, env={}, seed_documents=10)
+    rounds = result["rounds"]
+    assert [r["round"] for r in rounds] == [0, 1, 2]
+    assert all(r["rss_mb"] > 100 for r in rounds), rounds
+    assert all(r["errors"] == 0 for r in rounds[1:]), rounds
+    assert rounds[-1]["requests"] > 0 and rounds[-1]["stats"]["passages"] > 0
