@@ -32,13 +32,16 @@ RUN if [ "$TORCH" = "cpu" ]; then pip install --index-url "$TORCH_CPU_INDEX" tor
     && pip install -e .
 
 FROM ${PYTHON_IMAGE}
+# MALLOC_ARENA_MAX=2: glibc's per-thread heaps held ~150 MB more under load, for no measured
+# throughput (docs/benchmarks.md, "Memory under load").
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     HIPPOGRAPH_DATA_DIR=/data \
-    HIPPOGRAPH_HOST=0.0.0.0
+    HIPPOGRAPH_HOST=0.0.0.0 \
+    MALLOC_ARENA_MAX=2
 RUN groupadd --system --gid 10001 hippograph \
     && useradd --system --uid 10001 --gid 10001 --home-dir /data hippograph \
     && mkdir -p /data \
