@@ -80,3 +80,7 @@ def test_sqlite_to_postgres_and_neo4j(tmp_path: Path, embedder, pg_url: str, neo
     finally:
         source.close()
         dest.close()
+        # The session's Neo4j goes back as the contract suite's other tests expect it: empty,
+        # with no 384-dimensional vector index (they index 8-dimensional fake vectors).
+        _clean_neo4j(neo4j_settings)
+        _drop_vector_indexes(neo4j_settings)
