@@ -174,7 +174,7 @@ class Job:
     namespace: str
     kind: str
     status: JobStatus
-    payload: IngestPayload
+    payload: IngestPayload | None  # read only by the worker that claims the job (None otherwise)
     total: int
     done: int
     errors: list[DocumentError]

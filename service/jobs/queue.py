@@ -75,12 +75,20 @@ def _take_back(conn: Connection, running: Any, error: str) -> int:
     return len(exhausted) + (requeued.rowcount or 0)
 
 
+# Every column but the payload: what status reads (the API's job routes, progress) select. An
+# import's payload carries every passage's extraction (megabytes of JSON); parsed on each status
+# poll it held the interpreter for most of an import's time (docs/benchmarks.md, part f).
+_STATUS_COLUMNS = [c for c in t.jobs.c if c.name != "payload"]
+
+
 def _job(row: Row[Any]) -> Job:
+    """The job of a row; its payload only when the row was read with it (the worker's claim)."""
+    values = row._mapping
     return record(
         Job,
         row,
         status=JobStatus(row.status),
-        payload=IngestPayload.from_json(row.payload or {}),
+        payload=IngestPayload.from_json(values["payload"] or {}) if "payload" in values else None,
         errors=[DocumentError(e["document_id"], e["error"]) for e in row.errors or []],
         cancel_requested=bool(row.cancel_requested),
     )
@@ -289,7 +297,9 @@ class JobQueue:
         next write, and their worker cancels the documents it did not reach. The row is locked
         (PostgreSQL), so a concurrent claim either happened before (→ running) or waits."""
         with self._engine.begin() as conn:
-            row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id).with_for_update()).first()
+            row = conn.execute(
+                select(*_STATUS_COLUMNS).where(t.jobs.c.id == job_id).with_for_update()
+            ).first()
             if row is None:
                 raise JobNotFound.for_id(job_id)
             if JobStatus(row.status).terminal:
@@ -331,7 +341,7 @@ class JobQueue:
 
     def get(self, job_id: str) -> Job:
         with reader(self._engine) as conn:
-            row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).first()
+            row = conn.execute(select(*_STATUS_COLUMNS).where(t.jobs.c.id == job_id)).first()
         if row is None:
             raise JobNotFound.for_id(job_id)
         return _job(row)
@@ -358,7 +368,7 @@ class JobQueue:
         with reader(self._engine) as conn:
             total = int(conn.execute(select(func.count()).select_from(t.jobs).where(where)).scalar_one())
             rows = conn.execute(
-                select(t.jobs)
+                select(*_STATUS_COLUMNS)
                 .where(where)
                 .order_by(t.jobs.c.created_at.desc(), t.jobs.c.id)
                 .limit(limit)

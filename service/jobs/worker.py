@@ -152,6 +152,8 @@ class Worker:
         more); after each write also when the worker is shutting down (the job goes back to the
         queue)."""
         payload = job.payload
+        if payload is None:
+            raise RuntimeError(f"job {job.id} was read without its payload")
         extractor: Extractor | None = (
             ImportedExtractor(payload.imported) if payload.imported is not None else None
         )
