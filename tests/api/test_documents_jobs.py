@@ -188,3 +188,33 @@ def test_query_modes_rank_the_obvious_passage_first(client, container):
     # A lexical ranking returns only passages that share a word with the query.
     none = client.post(f"/v1/namespaces/{ns}/query", json={"query": "zebra xylophone", "mode": "bm25"}).json()
     assert none["passages"] == []
+
+
+def test_job_status_reads_leave_the_payload_alone(client, container, monkeypatch):
+    """An import job's payload holds every passage's extraction: reading a job's status (polled
+    by clients all through an import) must not parse it; the worker that claims it does."""
+    from service.domain.records import IngestPayload
+
+    client.post("/v1/namespaces", json={"name": "ns"})
+    openie = {
+        "docs": [
+            {
+                "passage": "Warsaw\nWarsaw is on the Vistula.",
+                "extracted_entities": ["Warsaw"],
+                "extracted_triples": [["Warsaw", "is on", "Vistula"]],
+            }
+        ]
+    }
+    job_id = client.post("/v1/namespaces/ns/imports/openie", json=openie).json()["job_id"]
+    parsed = []
+    original = IngestPayload.from_json.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        IngestPayload, "from_json", classmethod(lambda cls, data: parsed.append(1) or original(cls, data))
+    )
+    assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "queued"
+    assert client.get("/v1/jobs", params={"namespace": "ns"}).json()["total"] == 1
+    assert container.jobs.get(job_id).payload is None and container.jobs.done_count([job_id]) == 0
+    assert parsed == []
+    drain(container)
+    assert len(parsed) == 1  # the claim
+    assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "succeeded"
