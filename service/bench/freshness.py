@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from service.bench.musique import ingest_embedder
 from service.container import Container
 from service.domain.models import GraphWriteBatch
 from service.domain.records import JobStatus
+from service.jobs.drain import drain_showing_all
 from service.pipeline.documents import NewDocument
 from service.progress import Progress
 from service.retrieval.snapshot import SnapshotCache
@@ -88,27 +88,11 @@ def ingest_corpus(container: Container, namespace: str, docs: list[NewDocument],
         container.submit_documents(namespace, docs[i : i + SUBMIT_CHUNK]).job_id
         for i in range(0, len(docs), SUBMIT_CHUNK)
     ]
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            container.worker().drain()
-        except BaseException as exc:  # raised in the calling thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="bench-drain", daemon=True)
-    thread.start()
-    with Progress(len(docs), desc, "doc") as progress:
-        while thread.is_alive():
-            thread.join(0.5)
-            progress.update(sum(container.jobs.get(j).done for j in job_ids))
-    if failure:
-        raise failure[0]
+    jobs = drain_showing_all(container.worker(), container.jobs, job_ids, Progress(len(docs), desc, "doc"))
     seconds = time.perf_counter() - started
-    for job_id in job_ids:
-        job = container.jobs.get(job_id)
+    for job in jobs:
         if job.status != JobStatus.SUCCEEDED:
-            raise RuntimeError(f"{desc}: job {job_id} ended {job.status}: {job.last_error}")
+            raise RuntimeError(f"{desc}: job {job.id} ended {job.status}: {job.last_error}")
     return seconds
 
 
