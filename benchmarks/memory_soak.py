@@ -87,6 +87,9 @@ def soak(
                         "rss_mb": rss_mb(pid),
                         "requests": result["totals"]["requests"],
                         "errors": result["totals"]["errors"],
+                        "requests_by_operation": {
+                            op: s["requests"] for op, s in result["operations"].items()
+                        },
                         "errors_by_operation": {
                             op: s["errors"] for op, s in result["operations"].items() if s["errors"]
                         },

@@ -52,6 +52,13 @@ class Container:
     engine: Engine
     embedder_override: Embedder | None = None
     _closed: bool = field(default=False, init=False)
+    _embedders: dict[str, Embedder] = field(default_factory=dict, init=False, repr=False)
+    _embedders_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _lane: QueryLane | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Made once, before any thread asks: both embedders must share this very lane.
+        self._lane = None if self.embedder_override is not None else QueryLane()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, embedder: Embedder | None = None) -> Container:
@@ -106,26 +113,37 @@ class Container:
         """The query embedder (its ``dim`` and ``name`` are the model's)."""
         return self.query_embedder
 
-    @cached_property
+    @property
     def lane(self) -> QueryLane | None:
         """The lane the two embedders share (None with an injected embedder)."""
-        return None if self.embedder_override is not None else QueryLane()
+        return self._lane
 
-    @cached_property
+    @property
     def query_embedder(self) -> Embedder:
         """Queries' own model instance: never waits for ingestion (service/llm/lane.py).
         Built on first use: a standalone worker never loads it."""
-        if self.embedder_override is not None or self.lane is None:
-            return self.embedder_override  # type: ignore[return-value]
-        return make_query_embedder(self.settings.embedding, self._model_cache, self.lane)
+        return self._embedder("query")
 
-    @cached_property
+    @property
     def ingest_embedder(self) -> Embedder:
         """Ingestion's model instance: embeds in chunks and lets queries go first. Built on
         first use: an API without a worker never loads it."""
-        if self.embedder_override is not None or self.lane is None:
+        return self._embedder("ingest")
+
+    def _embedder(self, role: str) -> Embedder:
+        if self.embedder_override is not None or self._lane is None:
             return self.embedder_override  # type: ignore[return-value]
-        return make_ingest_embedder(self.settings.embedding, self._model_cache, self.lane)
+        # Request threads may ask at once on first use: one model per role, whatever the
+        # Python version (3.12's cached_property no longer locks).
+        with self._embedders_lock:
+            if role not in self._embedders:
+                make = make_query_embedder if role == "query" else make_ingest_embedder
+                self._embedders[role] = make(self.settings.embedding, self._model_cache, self._lane)
+            return self._embedders[role]
+
+    def loaded_embedders(self) -> set[str]:
+        """The roles ("query", "ingest") whose model this process has loaded."""
+        return set(self._embedders)
 
     @property
     def _model_cache(self) -> Path:
