@@ -220,19 +220,26 @@ class SubmitDocuments:
                 retry_after_s=30,
                 code="too_many_jobs",
             )
-        adding = sum(r["stored_bytes"] for r in new_rows)
-        if limits.max_documents_per_namespace and docs + len(new_rows) > limits.max_documents_per_namespace:
-            raise TooManyRequests(
-                f"namespace {namespace!r} holds {docs} documents; {len(new_rows)} more would pass its "
-                f"limit of {limits.max_documents_per_namespace} (delete documents first)",
-                code="namespace_full",
-            )
-        if limits.max_bytes_per_namespace and size + adding > limits.max_bytes_per_namespace:
-            raise TooManyRequests(
-                f"namespace {namespace!r} holds {size} bytes of text; {adding} more would pass its "
-                f"limit of {limits.max_bytes_per_namespace} (delete documents first)",
-                code="namespace_full",
-            )
+        check_room(limits, namespace, docs, size, len(new_rows), sum(r["stored_bytes"] for r in new_rows))
+
+
+def check_room(
+    limits: LimitsSettings, namespace: str, docs: int, size: int, adding_docs: int, adding_bytes: int
+) -> None:
+    """Raises ``TooManyRequests`` when ``adding_docs`` documents of ``adding_bytes`` would take a
+    namespace holding ``docs`` documents of ``size`` bytes past its quotas (0: no limit)."""
+    if limits.max_documents_per_namespace and docs + adding_docs > limits.max_documents_per_namespace:
+        raise TooManyRequests(
+            f"namespace {namespace!r} holds {docs} documents; {adding_docs} more would pass its "
+            f"limit of {limits.max_documents_per_namespace} (delete documents first)",
+            code="namespace_full",
+        )
+    if limits.max_bytes_per_namespace and size + adding_bytes > limits.max_bytes_per_namespace:
+        raise TooManyRequests(
+            f"namespace {namespace!r} holds {size} bytes of text; {adding_bytes} more would pass its "
+            f"limit of {limits.max_bytes_per_namespace} (delete documents first)",
+            code="namespace_full",
+        )
 
 
 @dataclass(frozen=True)

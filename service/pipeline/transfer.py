@@ -20,8 +20,8 @@ from typing import IO
 
 from service.domain import ids
 from service.domain.records import PassageExtraction
-from service.errors import Conflict, InvalidInput, NamespaceNotFound, TooManyRequests
-from service.pipeline.documents import NewDocument, SubmitDocuments, stored_bytes, validate
+from service.errors import Conflict, InvalidInput, NamespaceNotFound
+from service.pipeline.documents import NewDocument, SubmitDocuments, check_room, stored_bytes, validate
 from service.pipeline.transfer_format import (
     ExportedDocument,
     Header,
@@ -164,23 +164,11 @@ class ImportNamespace:
         return ImportPlan(header, target, n, with_extraction, new)
 
     def _check_quotas(self, namespace: str, new: int, new_bytes: int) -> None:
-        limits = self.submit.limits
         try:
             docs, size = self.documents.usage_of(namespace)
         except NamespaceNotFound:
             docs, size = 0, 0
-        if limits.max_documents_per_namespace and docs + new > limits.max_documents_per_namespace:
-            raise TooManyRequests(
-                f"namespace {namespace!r} holds {docs} documents; the file's {new} new ones would pass "
-                f"its limit of {limits.max_documents_per_namespace}",
-                code="namespace_full",
-            )
-        if limits.max_bytes_per_namespace and size + new_bytes > limits.max_bytes_per_namespace:
-            raise TooManyRequests(
-                f"namespace {namespace!r} holds {size} bytes; the file's new documents ({new_bytes} "
-                f"bytes) would pass its limit of {limits.max_bytes_per_namespace}",
-                code="namespace_full",
-            )
+        check_room(self.submit.limits, namespace, docs, size, new, new_bytes)
 
     def __call__(self, path: str | Path, namespace: str | None = None) -> ImportSummary:
         """Import into ``namespace`` (default: the one the file was exported from)."""
