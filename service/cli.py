@@ -187,6 +187,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             "to_extract": summary.to_extract,
             "job_ids": summary.job_ids,
         }
+        succeeded = True
         if not args.no_wait:
             progress = Progress(summary.documents, "import", "doc")
             jobs = drain_showing_all(container.worker(), container.jobs, summary.job_ids, progress)
@@ -199,11 +200,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
                 "facts": stats.facts,
                 "synonym_edges": stats.synonym_edges,
             }
-            if any(j.status != JobStatus.SUCCEEDED for j in jobs):
-                sys.stdout.write(json.dumps(result) + "\n")
-                return 1
+            succeeded = all(j.status == JobStatus.SUCCEEDED for j in jobs)
         sys.stdout.write(json.dumps(result) + "\n")
-        return 0
+        return 0 if succeeded else 1
     finally:
         container.close()
 
